@@ -1,0 +1,113 @@
+"""Staging: one model per vendor turns its raw lines into the canonical shape of usage lines.
+
+Each vendor model is a SQL file over `envelopes` (the shared envelope rules applied to the raw lines
+being staged) that returns, per usage line, the columns of ``STAGED_COLUMNS`` plus ``problem``
+(``"<reason>: <detail>"`` for steps 1–4 of SPEC §2, NULL when the record passes). Staging is a pure
+function of each raw line, so it runs once per line, over the loads not yet staged.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from transforms.sql_files import read_sql
+
+STAGED_TABLE_COLUMNS = """
+    source_file      VARCHAR NOT NULL,
+    line_number      BIGINT  NOT NULL,
+    record_index     INTEGER NOT NULL,
+    property_index   INTEGER NOT NULL,
+    received_at      TIMESTAMPTZ,
+    received_at_text VARCHAR,
+    reason           VARCHAR,
+    detail           VARCHAR,
+    vendor_rejected  BOOLEAN NOT NULL,
+    replay           BOOLEAN NOT NULL,
+    dedup_key        VARCHAR,
+    version_key      VARCHAR,
+    version_at       TIMESTAMPTZ,
+    status           VARCHAR,
+    void_requested   BOOLEAN NOT NULL,
+    customer_key     VARCHAR,
+    member           VARCHAR,
+    event_type       VARCHAR,
+    quantity         DECIMAL(38, 18),
+    properties       VARCHAR,
+    unit_price       DECIMAL(38, 18),
+    occurred_at      TIMESTAMPTZ,
+    load_id          BIGINT  NOT NULL
+"""
+
+# DuckDB's JSON reader also accepts trailing commas, NaN and Infinity; strict JSON does not.
+_LENIENT_JSON_PATTERN = r"NaN|Infinity|,\s*[\]}]"
+
+
+@dataclass(frozen=True)
+class VendorModel:
+    source: str
+    sql: str
+
+    @property
+    def table(self) -> str:
+        return f"stg_{self.source}"
+
+
+def create_staging_table(con: duckdb.DuckDBPyConnection, model: VendorModel) -> None:
+    con.execute(f"CREATE TABLE IF NOT EXISTS {model.table} ({STAGED_TABLE_COLUMNS})")
+
+
+def stage_new_lines(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
+    """Stage the raw lines of loads not staged yet; returns the number of usage lines added."""
+    create_staging_table(con, model)
+    con.execute(read_sql(__file__, "macros.sql"))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE raw_batch AS
+            SELECT * FROM raw_{model.source}
+            WHERE load_id > (SELECT coalesce(max(load_id), 0) FROM {model.table})"""
+    )
+    con.register("non_strict_json", _non_strict_json_lines(con))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE envelopes AS {read_sql(__file__, 'envelope.sql')}")
+    before = _count(con, model.table)
+    con.execute(
+        f"""INSERT INTO {model.table} BY NAME
+            SELECT * EXCLUDE (problem),
+                   nullif(split_part(problem, ': ', 1), '') AS reason,
+                   CASE WHEN problem IS NOT NULL THEN substr(problem, strpos(problem, ': ') + 2) END AS detail
+            FROM ({model.sql}) staged
+            JOIN (SELECT DISTINCT source_file, load_id FROM raw_batch) USING (source_file)""",
+    )
+    con.unregister("non_strict_json")
+    con.execute("DROP TABLE raw_batch; DROP TABLE envelopes")
+    return _count(con, model.table) - before
+
+
+def _count(con, table: str) -> int:
+    return con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+
+
+def _non_strict_json_lines(con) -> pl.DataFrame:
+    """Lines that DuckDB parses but strict JSON rejects; only suspicious lines are checked in Python."""
+    suspects = con.sql(
+        "SELECT source_file, line_number, envelope FROM raw_batch "
+        "WHERE utf8_valid AND regexp_matches(envelope, ?)",
+        params=[_LENIENT_JSON_PATTERN],
+    ).fetchall()
+    rejected = [(f, n) for f, n, text in suspects if not is_strict_json(text)]
+    return pl.DataFrame(
+        rejected, schema={"source_file": pl.String, "line_number": pl.Int64}, orient="row"
+    )
+
+
+def is_strict_json(text: str) -> bool:
+    def reject_constant(name: str):
+        raise ValueError(name)
+
+    try:
+        json.loads(text, parse_constant=reject_constant)
+    except ValueError:
+        return False
+    return True
