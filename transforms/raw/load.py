@@ -34,11 +34,10 @@ def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
     return con.sql("SELECT coalesce(max(load_id), 0) + 1 FROM raw_files").fetchall()[0][0]
 
 
-def load_dump_files(
-    con: duckdb.DuckDBPyConnection, files: Iterable[DumpFile], load_id: int
-) -> LoadReport:
-    """Insert the lines of every file whose bytes were not loaded before; skip the rest."""
+def load_dump_files(con: duckdb.DuckDBPyConnection, files: Iterable[DumpFile]) -> LoadReport:
+    """Insert the lines of every file whose bytes were not loaded before, under a new load id."""
     create_raw_tables(con)
+    load_id = next_load_id(con)
     known = {row[0] for row in con.sql("SELECT file_sha256 FROM raw_files").fetchall()}
     report = LoadReport()
     for dump in files:

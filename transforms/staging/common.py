@@ -62,8 +62,6 @@ def create_staging_table(con: duckdb.DuckDBPyConnection, model: VendorModel) -> 
 
 def stage_new_lines(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
     """Stage the raw lines of loads not staged yet; returns the number of usage lines added."""
-    create_staging_table(con, model)
-    con.execute(read_sql(__file__, "macros.sql"))
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE raw_batch AS
             SELECT * FROM raw_{model.source}

@@ -1,0 +1,103 @@
+"""Pandera contracts (polars backend) for the output of each stage: raw, staging, priced usage, invoices.
+
+Money and quantities must be DECIMAL with the exact precision and scale below; a float anywhere in
+these columns fails the contract.
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+QUANTITY = pl.Decimal(38, 18)
+MONEY = pl.Decimal(38, 4)
+OUTCOMES = ["billed", "duplicate", "superseded", "voided", "rejected_by_vendor", "unmetered", "quarantined"]
+REASONS = [
+    "invalid_json", "invalid_envelope", "schema_violation", "invalid_value",
+    "unknown_status", "unknown_customer", "no_price",
+]
+SOURCES = ["samplehc", "tula", "sequence", "paygentic"]
+
+RAW_LINES = pa.DataFrameSchema(
+    {
+        "source_file": pa.Column(str),
+        "file_sha256": pa.Column(str, pa.Check.str_matches(r"^[0-9a-f]{64}$")),
+        "line_number": pa.Column(pl.Int64, pa.Check.ge(1)),
+        "envelope": pa.Column(str, pa.Check(
+            lambda d: d.lazyframe.select(~pl.col(d.key).str.contains(r"(?i)\bbearer\s+[a-z0-9_\-.]{6,}")),
+            error="a bearer token survived redaction")),
+        "utf8_valid": pa.Column(bool),
+    },
+    unique=["source_file", "line_number"],
+)
+
+STAGED_LINES = pa.DataFrameSchema(
+    {
+        "source_file": pa.Column(str),
+        "line_number": pa.Column(pl.Int64, pa.Check.ge(1)),
+        "record_index": pa.Column(pl.Int32, pa.Check.ge(0)),
+        "property_index": pa.Column(pl.Int32, pa.Check.ge(0)),
+        "reason": pa.Column(str, pa.Check.isin(REASONS[:4]), nullable=True),
+        "quantity": pa.Column(QUANTITY, nullable=True),
+        "unit_price": pa.Column(QUANTITY, pa.Check.ge(0), nullable=True),
+    },
+    unique=["source_file", "line_number", "record_index", "property_index"],
+)
+
+PRICED_USAGE = pa.DataFrameSchema(
+    {
+        "source": pa.Column(str, pa.Check.isin(SOURCES)),
+        "outcome": pa.Column(str, pa.Check.isin(OUTCOMES)),
+        "reason": pa.Column(str, pa.Check.isin(REASONS), nullable=True),
+        "quantity": pa.Column(QUANTITY, nullable=True),
+        "unit_price": pa.Column(QUANTITY, pa.Check.ge(0), nullable=True),
+        "price_source": pa.Column(str, pa.Check.isin(["event", "price_book"]), nullable=True),
+    },
+    checks=[
+        pa.Check(lambda d: d.lazyframe.select(
+            (pl.col("outcome") == "quarantined") == pl.col("reason").is_not_null()),
+            error="a record is quarantined exactly when it has a reason"),
+        pa.Check(lambda d: d.lazyframe.select(
+            (pl.col("outcome") != "billed") | (pl.col("unit_price").is_not_null() & pl.col("customer_id").is_not_null()
+             & pl.col("metric_id").is_not_null() & pl.col("period_start").is_not_null())),
+            error="a billed line has a customer, metric, unit price and period"),
+    ],
+    unique=["source_file", "line_number", "record_index", "property_index"],
+)
+
+INVOICE_LINES = pa.DataFrameSchema(
+    {
+        "invoice_id": pa.Column(str),
+        "customer_id": pa.Column(str),
+        "period_start": pa.Column(pl.Date),
+        "metric_id": pa.Column(str),
+        "unit_price": pa.Column(QUANTITY, pa.Check.ge(0)),
+        "quantity": pa.Column(QUANTITY, pa.Check.ge(0)),
+        "amount": pa.Column(MONEY, pa.Check.ge(0)),
+        "currency": pa.Column(str, pa.Check.str_matches(r"^[A-Z]{3}$")),
+        "event_count": pa.Column(pl.Int64, pa.Check.ge(1)),
+    },
+    unique=["invoice_id", "metric_id", "unit_price"],
+)
+
+INVOICES = pa.DataFrameSchema(
+    {
+        "invoice_id": pa.Column(str, unique=True),
+        "customer_id": pa.Column(str),
+        "period_start": pa.Column(pl.Date),
+        "period_end": pa.Column(pl.Date),
+        "currency": pa.Column(str),
+        "total": pa.Column(MONEY, pa.Check.ge(0)),
+        "line_count": pa.Column(pl.Int64, pa.Check.ge(1)),
+        "event_count": pa.Column(pl.Int64, pa.Check.ge(1)),
+    },
+)
+
+
+def failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.DataFrame | None:
+    """Every contract failure of ``frame`` (``failure_cases``), or None when it holds."""
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        return errors.failure_cases
+    return None

@@ -1,0 +1,62 @@
+-- Steps 9–10 of SPEC §2 and the billing period: customer, meter, metered value, local date.
+-- A paygentic event is judged whole: any unmetered property makes the record unmetered, any bad
+-- value quarantines it.
+WITH joined AS (
+    SELECT l.*, k.customer_id, c.currency, c.timezone, m.metric_id, m.aggregation, m.property,
+        CASE WHEN l.source = 'sequence' AND m.property IS NOT NULL
+             THEN '$."' || replace(m.property, '"', '\"') || '"' END AS property_path
+    FROM int_resolved_lines l
+    LEFT JOIN ref_customer_keys k ON k.source = l.source AND k.source_customer_key = l.customer_key
+    LEFT JOIN ref_customers c ON c.customer_id = k.customer_id
+    LEFT JOIN ref_meters m ON m.source = l.source AND m.event_type = l.event_type
+), valued AS (
+    SELECT *,
+        json_type(properties, property_path) AS value_type,
+        json_extract_string(properties, property_path) AS value_text
+    FROM joined
+), checked AS (
+    SELECT *,
+        CASE
+            WHEN outcome IS NOT NULL THEN NULL
+            WHEN customer_id IS NULL THEN 'unknown_customer: customer key ' || coalesce(customer_key, 'NULL') || ' is not in customer_keys.csv'
+            WHEN metric_id IS NULL THEN 'unmetered: no meter for ' || source || ' event type ' || coalesce(event_type, 'NULL')
+            WHEN property_path IS NULL THEN NULL
+            WHEN value_type IS NULL THEN 'invalid_value: eventProperties.' || property || ' is missing'
+            WHEN aggregation = 'unique_count' AND NOT (value_type = 'VARCHAR' OR is_json_number(value_type))
+                THEN 'invalid_value: eventProperties.' || property || ' is not a string or a number'
+            WHEN aggregation = 'unique_count' THEN NULL
+            WHEN NOT (is_json_number(value_type) OR (value_type = 'VARCHAR' AND is_plain_decimal(value_text)))
+                THEN 'invalid_value: eventProperties.' || property || ' is not a number'
+            WHEN is_negative(value_text) THEN 'invalid_value: eventProperties.' || property || ' is negative'
+            WHEN to_amount(value_text) IS NULL THEN 'invalid_value: eventProperties.' || property || ' does not fit DECIMAL(38, 18)'
+        END AS line_problem
+    FROM valued
+), judged AS (
+    SELECT *,
+        arg_min(line_problem, CASE WHEN starts_with(line_problem, 'unmetered') THEN 0 WHEN line_problem IS NOT NULL THEN 1 END) OVER (
+            PARTITION BY source, source_file, line_number, record_index) AS record_problem
+    FROM checked
+)
+SELECT * EXCLUDE (property_path, value_type, value_text, line_problem, record_problem, quantity, outcome, reason, detail),
+    CASE
+        WHEN record_problem IS NULL THEN outcome
+        WHEN starts_with(record_problem, 'unmetered') THEN 'unmetered'
+        ELSE 'quarantined'
+    END AS outcome,
+    CASE WHEN record_problem IS NULL THEN reason
+         WHEN NOT starts_with(record_problem, 'unmetered') THEN split_part(record_problem, ': ', 1) END AS reason,
+    coalesce(substr(record_problem, strpos(record_problem, ': ') + 2), detail) AS detail,
+    CASE
+        WHEN aggregation = 'count' THEN 1::DECIMAL(38, 18)
+        WHEN aggregation = 'unique_count' THEN NULL
+        WHEN property_path IS NOT NULL THEN to_amount(value_text)
+        ELSE quantity
+    END AS quantity,
+    CASE WHEN aggregation = 'unique_count' THEN CASE
+        WHEN property_path IS NULL THEN 'number:' || quantity::VARCHAR
+        WHEN value_type = 'VARCHAR' THEN 'string:' || value_text
+        ELSE 'number:' || coalesce(to_amount(value_text)::VARCHAR, value_text) END
+    END AS distinct_value,
+    timezone(timezone, occurred_at)::DATE AS local_date,
+    date_trunc('month', timezone(timezone, occurred_at))::DATE AS period_start
+FROM judged

@@ -1,0 +1,14 @@
+-- Lines still standing after steps 1–5 that share (source, receivedAt) with another such line: only
+-- these can be re-deliveries, since equal JSON values have equal receivedAt strings.
+WITH standing AS (
+    SELECT DISTINCT source, source_file, line_number, received_at, received_at_text
+    FROM staged_lines
+    WHERE reason IS NULL AND NOT vendor_rejected
+), grouped AS (
+    SELECT *, count(*) OVER (PARTITION BY source, received_at_text) AS lines_sharing
+    FROM standing
+)
+SELECT g.source, g.source_file, g.line_number, g.received_at, r.envelope
+FROM grouped g
+JOIN raw_lines r USING (source, source_file, line_number)
+WHERE g.lines_sharing > 1

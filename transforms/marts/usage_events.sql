@@ -1,0 +1,11 @@
+-- One row per usage line of every record, with the record's outcome and why.
+SELECT
+    source, source_file, line_number, record_index, property_index,
+    source_file || ':' || line_number || ':' || record_index AS record_id,
+    customer_key, customer_id, event_type, metric_id, aggregation,
+    occurred_at, received_at, local_date, period_start,
+    quantity, distinct_value, unit_price, price_source, currency,
+    outcome, reason, detail, decided_by,
+    dedup_key, version_key, status, member
+FROM int_priced_usage
+ORDER BY source, source_file, line_number, record_index, property_index
