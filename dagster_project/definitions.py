@@ -1,0 +1,32 @@
+"""The Dagster definitions of tally: `dagster dev -m dagster_project` loads these."""
+
+import dagster as dg
+
+from dagster_project.assets.intermediate import intermediate_assets
+from dagster_project.assets.marts import mart_assets
+from dagster_project.assets.raw import raw_tables
+from dagster_project.assets.staging import staging_assets
+from dagster_project.checks import checks
+from dagster_project.jobs import (
+    daily_load_schedule,
+    invoice_job,
+    load_job,
+    monthly_invoice_schedule,
+    new_dump_files_sensor,
+)
+from dagster_project.resources import TallyWarehouse
+
+
+def build_definitions(warehouse: TallyWarehouse | None = None, loggers: dict | None = None) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[raw_tables, *staging_assets, *intermediate_assets, *mart_assets],
+        asset_checks=checks,
+        jobs=[load_job, invoice_job],
+        schedules=[daily_load_schedule, monthly_invoice_schedule],
+        sensors=[new_dump_files_sensor],
+        resources={"warehouse": warehouse or TallyWarehouse.from_env()},
+        loggers=loggers,
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,107 @@
+"""Runs the asset graph in process, the way `tally run` does: load, then invoice every period present."""
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from dagster_project.definitions import build_definitions
+from dagster_project.partitions import billing_months
+from dagster_project.progress import progress_logger
+from dagster_project.resources import TallyWarehouse
+from transforms.pipeline import billing_periods
+
+PROGRESS = {"loggers": {"progress": {}}}
+PUBLISH = dg.AssetKey(["publish", "warehouse"])
+
+
+class RunFailed(Exception):
+    """The run cannot be trusted; the published warehouse was left as it was."""
+
+
+@dataclass
+class Summary:
+    reconciliation: pl.DataFrame
+    invoices: int
+    periods: list[date]
+    db: Path
+
+    def __str__(self) -> str:
+        totals = self.reconciliation.drop("source").sum()
+        lines = ["", "records by outcome:"]
+        lines += [f"  {name:<20}{value:>10}" for name, value in zip(totals.columns, totals.row(0))]
+        months = ", ".join(p.strftime("%Y-%m") for p in self.periods) or "none"
+        lines += [f"invoices written: {self.invoices} (months: {months})", f"warehouse: {self.db}"]
+        return "\n".join(lines)
+
+
+def run_pipeline(raw_dir: Path, reference_dir: Path, db: Path, instance: dg.DagsterInstance | None = None) -> Summary:
+    warehouse = TallyWarehouse(raw_dir=str(raw_dir), reference_dir=str(reference_dir), db=str(db))
+    defs = build_definitions(warehouse, loggers={"progress": progress_logger})
+    instance = instance or (dg.DagsterInstance.get() if _has_dagster_home() else dg.DagsterInstance.ephemeral())
+    load = defs.resolve_job_def("load")
+    unpublished = [key for key in load.asset_layer.executable_asset_keys if key != PUBLISH]
+    _execute(load, instance, asset_selection=unpublished)
+    periods = _billing_periods(warehouse)
+    if periods:
+        _execute(defs.resolve_job_def("invoice"), instance, tags={
+            "dagster/asset_partition_range_start": periods[0].isoformat(),
+            "dagster/asset_partition_range_end": periods[-1].isoformat(),
+        })
+    else:
+        _execute(load, instance, asset_selection=[PUBLISH])
+    with warehouse.connect() as con:
+        reconciliation = con.sql("SELECT * FROM reconciliation ORDER BY source").pl()
+        invoices = con.sql("SELECT count(*) FROM invoices").fetchall()[0][0]
+    return Summary(reconciliation, invoices, periods, db)
+
+
+def _execute(job, instance, tags: dict | None = None, asset_selection=None) -> None:
+    result = job.execute_in_process(
+        instance=instance, tags=tags, run_config=PROGRESS, raise_on_error=False, asset_selection=asset_selection
+    )
+    if not result.success:
+        raise RunFailed(_failure_message(result))
+    failed_checks = [
+        e.asset_check_evaluation_data for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
+    ]
+    blocking = [c for c in failed_checks if c.blocking]
+    if blocking:
+        names = ", ".join(f"{c.asset_key.to_user_string()}:{c.check_name}" for c in blocking)
+        raise RunFailed(f"blocking checks failed: {names}")
+
+
+def _failure_message(result) -> str:
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.step_failure_data.error
+            cause = error.cause.message if error and error.cause else ""
+            return f"step {event.step_key} failed: {(error.message if error else '').strip()} {cause}".strip()
+    return "the run did not succeed"
+
+
+def _billing_periods(warehouse: TallyWarehouse) -> list[date]:
+    """Every month with billed usage or an existing invoice (which may have to be emptied)."""
+    with warehouse.connect() as con:
+        periods = billing_periods(con)
+    valid = set(billing_months.get_partition_keys())
+    outside = [p for p in periods if p.isoformat() not in valid]
+    if outside:
+        raise RunFailed(
+            "billed usage falls in months outside the billing calendar "
+            f"({billing_months.start:%Y-%m} to the latest partition): "
+            + ", ".join(p.strftime("%Y-%m") for p in outside)
+        )
+    if not periods:
+        return []
+    keys = billing_months.get_partition_keys()
+    return [date.fromisoformat(k) for k in keys[keys.index(periods[0].isoformat()): keys.index(periods[-1].isoformat()) + 1]]
+
+
+def _has_dagster_home() -> bool:
+    import os
+
+    return bool(os.environ.get("DAGSTER_HOME"))
