@@ -10,6 +10,7 @@ from dagster_project.checks import checks
 from dagster_project.jobs import (
     daily_load_schedule,
     invoice_job,
+    invoices_after_load_sensor,
     load_job,
     monthly_invoice_schedule,
     new_dump_files_sensor,
@@ -23,7 +24,7 @@ def build_definitions(warehouse: TallyWarehouse | None = None, loggers: dict | N
         asset_checks=checks,
         jobs=[load_job, invoice_job],
         schedules=[daily_load_schedule, monthly_invoice_schedule],
-        sensors=[new_dump_files_sensor],
+        sensors=[new_dump_files_sensor, invoices_after_load_sensor],
         resources={"warehouse": warehouse or TallyWarehouse.from_env()},
         loggers=loggers,
     )

@@ -6,19 +6,21 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.partitions import billing_months
+from dagster_project.metadata import BILLING_PERIODS_KEY
 from dagster_project.resources import TallyWarehouse
+
+TRIGGER_TAG = "tally/trigger"
+PRICED_USAGE = dg.AssetKey(["intermediate", "priced_usage"])
 
 load_job = dg.define_asset_job(
     "load",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.keys(["marts", "invoice_lines"], ["marts", "invoices"]),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(["marts", "invoice_lines"], ["marts", "invoices"]),
     description="Loads new dump files and rebuilds every unpartitioned table, then publishes.",
 )
 
 invoice_job = dg.define_asset_job(
     "invoice",
-    selection=dg.AssetSelection.keys(["marts", "invoice_lines"], ["marts", "invoices"], ["publish", "warehouse"]),
-    partitions_def=billing_months,
+    selection=dg.AssetSelection.assets(["marts", "invoice_lines"], ["marts", "invoices"], ["publish", "warehouse"]),
     description="Builds the invoices of one or more billing months, then publishes.",
 )
 
@@ -33,6 +35,30 @@ def monthly_invoice_schedule(context: dg.ScheduleEvaluationContext):
     closed = (context.scheduled_execution_time.replace(day=1) - timedelta(days=1)).replace(day=1)
     key = closed.strftime("%Y-%m-%d")
     return dg.RunRequest(run_key=key, partition_key=key)
+
+
+@dg.run_status_sensor(
+    name="invoices_after_load",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[load_job],
+    request_job=invoice_job,
+)
+def invoices_after_load_sensor(context: dg.RunStatusSensorContext):
+    """After a load, rebuild the invoices of every month with billed usage, so no billed line waits
+    for the month to close to appear on its invoice (late events re-open closed months too)."""
+    if context.dagster_run.tags.get(TRIGGER_TAG) == "cli":
+        return dg.SkipReason("`tally run` invoices by itself")
+    event = context.instance.get_latest_materialization_event(PRICED_USAGE)
+    periods = event.asset_materialization.metadata.get(BILLING_PERIODS_KEY) if event else None
+    if not periods or not periods.value:
+        return dg.SkipReason("no billed usage")
+    return dg.RunRequest(
+        run_key=f"after-{context.dagster_run.run_id}",
+        tags={
+            "dagster/asset_partition_range_start": periods.value[0],
+            "dagster/asset_partition_range_end": periods.value[-1],
+        },
+    )
 
 
 @dg.sensor(name="new_dump_files", job=load_job, minimum_interval_seconds=60)

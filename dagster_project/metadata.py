@@ -6,6 +6,9 @@ import dagster as dg
 import polars as pl
 
 
+BILLING_PERIODS_KEY = "billing_periods"
+
+
 def table_metadata(frame: pl.DataFrame, rows: int | None = None, **extra) -> dict:
     preview = frame.head(10)
     return {

@@ -8,6 +8,7 @@ import dagster as dg
 import polars as pl
 
 from dagster_project.definitions import build_definitions
+from dagster_project.jobs import TRIGGER_TAG
 from dagster_project.partitions import billing_months
 from dagster_project.progress import progress_logger
 from dagster_project.resources import TallyWarehouse
@@ -60,7 +61,7 @@ def run_pipeline(raw_dir: Path, reference_dir: Path, db: Path, instance: dg.Dags
 
 def _execute(job, instance, tags: dict | None = None, asset_selection=None) -> None:
     result = job.execute_in_process(
-        instance=instance, tags=tags, run_config=PROGRESS, raise_on_error=False, asset_selection=asset_selection
+        instance=instance, tags={**(tags or {}), TRIGGER_TAG: "cli"}, run_config=PROGRESS, raise_on_error=False, asset_selection=asset_selection
     )
     if not result.success:
         raise RunFailed(_failure_message(result))

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.metadata import table_metadata
+from dagster_project.metadata import BILLING_PERIODS_KEY, table_metadata
 from dagster_project.resources import TallyWarehouse
 from transforms import intermediate
+from transforms.pipeline import billing_periods
 from transforms.raw.dump_files import SOURCES
 from transforms.reference import ReferenceDataError, load_reference
 from transforms.warehouse import write_reference
@@ -35,7 +36,7 @@ def reference_tables(context: dg.AssetExecutionContext, warehouse: TallyWarehous
     )
 
 
-def _layer_asset(name: str, deps: list, description: str, build):
+def _layer_asset(name: str, deps: list, description: str, build, extra_metadata=None):
     @dg.asset(key=["intermediate", name], deps=deps, group_name="intermediate", description=description)
     def _asset(warehouse: TallyWarehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:
@@ -45,7 +46,8 @@ def _layer_asset(name: str, deps: list, description: str, build):
             outcomes = con.sql(
                 f"SELECT coalesce(outcome, 'standing') AS outcome, count(*) AS lines FROM {table} GROUP BY 1 ORDER BY 1"
             ).pl()
-        return dg.MaterializeResult(metadata=table_metadata(outcomes, rows))
+            extra = extra_metadata(con) if extra_metadata else {}
+        return dg.MaterializeResult(metadata=table_metadata(outcomes, rows, **extra))
 
     return _asset
 
@@ -67,6 +69,7 @@ priced_usage = _layer_asset(
     [["intermediate", "metered_lines"]],
     "One row per usage line of every record, with unit price, price source and final outcome.",
     intermediate.price_usage,
+    lambda con: {BILLING_PERIODS_KEY: dg.MetadataValue.json([p.isoformat() for p in billing_periods(con)])},
 )
 
 intermediate_assets = [reference_tables, resolved_lines, metered_lines, priced_usage]

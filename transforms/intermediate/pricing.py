@@ -68,5 +68,15 @@ def price_lines(lines: pl.LazyFrame, prices: pl.LazyFrame) -> pl.LazyFrame:
             .then(pl.lit("no unit price on the event or in prices.csv for ") + pl.col("metric_id").fill_null("?"))
             .otherwise(pl.col("detail")).alias("detail"),
         )
+        .with_columns(
+            pl.when(pl.col("outcome") == "billed")
+            .then(invoice_id(pl.col("customer_id"), pl.col("period_start")))
+            .alias("invoice_id")
+        )
         .drop("book_price")
     )
+
+
+def invoice_id(customer_id: pl.Expr, period_start: pl.Expr) -> pl.Expr:
+    """Deterministic and readable: ``INV-<yyyymm>-<customer_id>``, one per customer × billing month."""
+    return pl.concat_str(pl.lit("INV-"), period_start.dt.strftime("%Y%m"), pl.lit("-"), customer_id)

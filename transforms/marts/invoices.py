@@ -15,12 +15,7 @@ import polars as pl
 MONEY = pl.Decimal(38, 4)
 QUANTITY = pl.Decimal(38, 18)
 RECORD = pl.struct("source", "source_file", "line_number", "record_index")
-LINE_GROUP = ["customer_id", "period_start", "metric_id", "unit_price", "currency"]
-
-
-def invoice_id(customer_id: pl.Expr, period_start: pl.Expr) -> pl.Expr:
-    """Deterministic and readable: ``INV-<yyyymm>-<customer_id>``."""
-    return pl.concat_str(pl.lit("INV-"), period_start.dt.strftime("%Y%m"), pl.lit("-"), customer_id)
+LINE_GROUP = ["invoice_id", "customer_id", "period_start", "metric_id", "unit_price", "currency"]
 
 
 def build_invoice_lines(billed: pl.LazyFrame, minor_units: pl.LazyFrame) -> pl.DataFrame:
@@ -38,7 +33,6 @@ def build_invoice_lines(billed: pl.LazyFrame, minor_units: pl.LazyFrame) -> pl.D
             pl.when(pl.col("aggregation") == "max").then(pl.col("max"))
             .when(pl.col("aggregation") == "unique_count").then(pl.col("unique_count").cast(QUANTITY))
             .otherwise(pl.col("sum")).cast(QUANTITY).alias("quantity"),
-            invoice_id(pl.col("customer_id"), pl.col("period_start")).alias("invoice_id"),
         )
         .join(minor_units, on="currency", how="left")
         .collect()

@@ -5,7 +5,7 @@ SELECT
     customer_key, customer_id, event_type, metric_id, aggregation,
     occurred_at, received_at, local_date, period_start,
     quantity, distinct_value, unit_price, price_source, currency,
-    outcome, reason, detail, decided_by,
+    outcome, reason, detail, decided_by, invoice_id,
     dedup_key, version_key, status, member
 FROM int_priced_usage
 ORDER BY source, source_file, line_number, record_index, property_index
