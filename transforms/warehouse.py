@@ -23,6 +23,7 @@ from transforms.staging import MODELS
 from transforms.staging import common as staging_common
 from transforms.staging.common import create_staging_table
 from transforms.sql_files import read_sql
+from transforms.transactions import transaction
 
 PUBLISHED_TABLES = ("invoices", "invoice_lines", "usage_events", "quarantine", "reconciliation")
 
@@ -57,15 +58,11 @@ def replace_periods(con: duckdb.DuckDBPyConnection, table: str, periods: list[da
     """Replace the rows of ``periods`` in ``table`` in one transaction: all or nothing."""
     if table not in ("invoices", "invoice_lines"):
         raise ValueError(table)
-    con.execute("BEGIN TRANSACTION")
+    con.register("period_rows", rows)
     try:
-        con.execute(f"DELETE FROM {table} WHERE list_contains(?, period_start)", [periods])
-        con.register("period_rows", rows)
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM period_rows")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute(f"DELETE FROM {table} WHERE list_contains(?, period_start)", [periods])
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM period_rows")
     finally:
         con.unregister("period_rows")
 

@@ -75,8 +75,10 @@ def _totals(invoices: pl.DataFrame) -> str:
 def published_warehouse(warehouse: TallyWarehouse) -> dg.MaterializeResult:
     with warehouse.connect() as con:
         publish(con, Path(warehouse.db))
-        invoices = con.sql("SELECT count(*) FROM invoices").fetchall()[0][0]
-    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(warehouse.db), "invoices": invoices})
+        invoices = con.sql("SELECT * FROM invoices ORDER BY invoice_id").pl()
+    return dg.MaterializeResult(
+        metadata=table_metadata(invoices, path=dg.MetadataValue.path(warehouse.db))
+    )
 
 
 mart_assets = [*(table_asset(name) for name in GRAINS), invoice_tables, published_warehouse]

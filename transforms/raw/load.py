@@ -10,6 +10,7 @@ import polars as pl
 
 from transforms.raw.dump_files import SOURCES, DumpFile, read_file_bytes, split_lines
 from transforms.sql_files import read_sql
+from transforms.transactions import transaction
 
 
 @dataclass
@@ -53,21 +54,17 @@ def load_dump_files(con: duckdb.DuckDBPyConnection, files: Iterable[DumpFile]) -
 
 
 def _insert_file(con, dump: DumpFile, lines: pl.DataFrame, load_id: int) -> None:
-    con.execute("BEGIN TRANSACTION")
+    con.register("dump_lines", lines)
     try:
-        con.register("dump_lines", lines)
-        con.execute(
-            f"INSERT INTO {raw_table(dump.source)} "
-            "SELECT source_file, ?, line_number, redact_envelope(envelope), utf8_valid, ? FROM dump_lines",
-            [dump.sha256, load_id],
-        )
-        con.execute(
-            "INSERT INTO raw_files VALUES (?, ?, ?, ?, ?, ?, now())",
-            [dump.sha256, dump.source, dump.source_file, dump.size, lines.height, load_id],
-        )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute(
+                f"INSERT INTO {raw_table(dump.source)} "
+                "SELECT source_file, ?, line_number, redact_envelope(envelope), utf8_valid, ? FROM dump_lines",
+                [dump.sha256, load_id],
+            )
+            con.execute(
+                "INSERT INTO raw_files VALUES (?, ?, ?, ?, ?, ?, now())",
+                [dump.sha256, dump.source, dump.source_file, dump.size, lines.height, load_id],
+            )
     finally:
         con.unregister("dump_lines")
