@@ -7,7 +7,10 @@ WITH marked AS (
         CASE WHEN l.reason IS NOT NULL THEN 'quarantined'
              WHEN l.vendor_rejected THEN 'rejected_by_vendor'
              WHEN r.first_file IS NOT NULL THEN 'duplicate' END AS early_outcome,
-        r.first_file || ':' || r.first_line || ':' || l.record_index AS redelivery_of
+        r.first_file || ':' || r.first_line || ':' || l.record_index AS redelivery_of,
+        -- TIMESTAMPTZ keeps microseconds; an instant may have more fractional digits, which order it
+        -- among instants of the same microsecond (trailing zeros trimmed, so text order is value order)
+        rtrim(substr(regexp_extract(l.received_at_text, '\.(\d+)', 1), 7), '0') AS received_sub_us
     FROM staged_lines l
     LEFT JOIN redeliveries r USING (source, source_file, line_number)
 ), keyed AS (
@@ -15,12 +18,12 @@ WITH marked AS (
         CASE WHEN early_outcome IS NULL AND dedup_key IS NOT NULL THEN first_value(
             CASE WHEN early_outcome IS NULL AND NOT replay THEN record_id END IGNORE NULLS) OVER (
             PARTITION BY source, dedup_key
-            ORDER BY received_at, source_file, line_number, record_index
+            ORDER BY received_at, received_sub_us, source_file, line_number, record_index
             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) END AS first_of_key,
         CASE WHEN early_outcome IS NULL AND version_key IS NOT NULL THEN first_value(
             CASE WHEN early_outcome IS NULL THEN record_id END IGNORE NULLS) OVER (
             PARTITION BY source, version_key
-            ORDER BY version_at DESC, received_at DESC, source_file DESC, line_number DESC, record_index DESC
+            ORDER BY version_at DESC, received_at DESC, received_sub_us DESC, source_file DESC, line_number DESC, record_index DESC
             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) END AS version_winner
     FROM marked
 ), decided AS (
@@ -38,7 +41,7 @@ WITH marked AS (
     FROM keyed k
     LEFT JOIN ref_statuses s ON s.source = k.source AND s.status = k.status
 )
-SELECT * EXCLUDE (early_outcome, redelivery_of, first_of_key, version_winner, effect, decision, reason, detail),
+SELECT * EXCLUDE (early_outcome, redelivery_of, received_sub_us, first_of_key, version_winner, effect, decision, reason, detail),
     CASE decision
         WHEN 'invalid' THEN 'quarantined'
         WHEN 'rejected' THEN 'rejected_by_vendor'

@@ -42,8 +42,8 @@ STAGED_TABLE_COLUMNS = """
     load_id          BIGINT  NOT NULL
 """
 
-# DuckDB's JSON reader also accepts trailing commas, NaN and Infinity; strict JSON does not.
-_LENIENT_JSON_PATTERN = r"NaN|Infinity|,\s*[\]}]"
+# DuckDB's JSON reader also accepts trailing commas, NaN and Infinity (any case, also nan, inf); strict JSON does not.
+_LENIENT_JSON_PATTERN = r"(?i)nan|inf|,\s*[\]}]"
 
 
 @dataclass(frozen=True)
