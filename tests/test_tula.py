@@ -291,9 +291,6 @@ def test_versions_split_across_runs(tmp_path):
     assert totals(second) == {("c_ny", "2026-10-01"): Decimal("20.00")}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pipeline bug, not fixed here: staged version_at is TIMESTAMPTZ (microseconds), so modifiedDateTime "
-    "values 100 ns apart tie and the later line wins; the fix needs a staged column change"))
 def test_modified_date_time_compares_all_seven_fractional_digits(tmp_path):
     """Two versions 100 ns apart: the greater one wins, though it comes first in order."""
     write_dump(tmp_path / "raw", FILE, [

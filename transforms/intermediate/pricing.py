@@ -53,6 +53,11 @@ def price_lines(lines: pl.LazyFrame, prices: pl.LazyFrame) -> pl.LazyFrame:
         .when(pl.col("book_price").is_not_null()).then(pl.lit("price_book"))
     )
     unpriced_record = (standing & price_source.is_null()).any().over(RECORD_KEY)
+    # One detail per record, naming its (first) unpriced metric: every line of the record, and so the
+    # one row `quarantine` keeps of it, says the same, whatever the row order.
+    unpriced_metric = (
+        pl.when(standing & price_source.is_null()).then(pl.col("metric_id").fill_null("?")).min().over(RECORD_KEY)
+    )
     return (
         priced.with_columns(
             price_source.alias("price_source"),
@@ -65,7 +70,7 @@ def price_lines(lines: pl.LazyFrame, prices: pl.LazyFrame) -> pl.LazyFrame:
             pl.when(standing & unpriced_record).then(pl.lit("no_price"))
             .otherwise(pl.col("reason")).alias("reason"),
             pl.when(standing & unpriced_record)
-            .then(pl.lit("no unit price on the event or in prices.csv for ") + pl.col("metric_id").fill_null("?"))
+            .then(pl.lit("no unit price on the event or in prices.csv for ") + unpriced_metric)
             .otherwise(pl.col("detail")).alias("detail"),
         )
         .with_columns(

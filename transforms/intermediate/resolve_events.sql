@@ -1,6 +1,6 @@
 -- Steps 5–8 of SPEC §2 over every staged line: vendor rejection, re-delivery, idempotency keys and
 -- versions, status. `outcome` is NULL for lines still standing. Order is (receivedAt, source_file,
--- line_number, record_index), never the load order.
+-- line_number, record_index), never the load order; fractional digits beyond the microsecond count too.
 WITH marked AS (
     SELECT l.*,
         l.source_file || ':' || l.line_number || ':' || l.record_index AS record_id,
@@ -8,9 +8,7 @@ WITH marked AS (
              WHEN l.vendor_rejected THEN 'rejected_by_vendor'
              WHEN r.first_file IS NOT NULL THEN 'duplicate' END AS early_outcome,
         r.first_file || ':' || r.first_line || ':' || l.record_index AS redelivery_of,
-        -- TIMESTAMPTZ keeps microseconds; an instant may have more fractional digits, which order it
-        -- among instants of the same microsecond (trailing zeros trimmed, so text order is value order)
-        rtrim(substr(regexp_extract(l.received_at_text, '\.(\d+)', 1), 7), '0') AS received_sub_us
+        sub_microseconds(l.received_at_text) AS received_sub_us
     FROM staged_lines l
     LEFT JOIN redeliveries r USING (source, source_file, line_number)
 ), keyed AS (
@@ -23,7 +21,7 @@ WITH marked AS (
         CASE WHEN early_outcome IS NULL AND version_key IS NOT NULL THEN first_value(
             CASE WHEN early_outcome IS NULL THEN record_id END IGNORE NULLS) OVER (
             PARTITION BY source, version_key
-            ORDER BY version_at DESC, received_at DESC, received_sub_us DESC, source_file DESC, line_number DESC, record_index DESC
+            ORDER BY version_at DESC, version_sub_us DESC, received_at DESC, received_sub_us DESC, source_file DESC, line_number DESC, record_index DESC
             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) END AS version_winner
     FROM marked
 ), decided AS (

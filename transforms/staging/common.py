@@ -1,8 +1,9 @@
 """Staging: one model per vendor turns its raw lines into the canonical shape of usage lines.
 
 Each vendor model is a SQL file over `envelopes` (the shared envelope rules applied to the raw lines
-being staged) that returns, per usage line, the columns of ``STAGED_COLUMNS`` plus ``problem``
-(``"<reason>: <detail>"`` for steps 1–4 of SPEC §2, NULL when the record passes). Staging is a pure
+being staged) that returns, per usage line, the columns of ``STAGED_TABLE_COLUMNS`` it knows (the rest
+take their defaults) plus ``problem`` (``"<reason>: <detail>"`` for steps 1–4 of SPEC §2, NULL when
+the record passes). Staging is a pure
 function of each raw line, so it runs once per line, over the loads not yet staged.
 """
 
@@ -19,19 +20,20 @@ from transforms.sql_files import read_sql
 STAGED_TABLE_COLUMNS = """
     source_file      VARCHAR NOT NULL,
     line_number      BIGINT  NOT NULL,
-    record_index     INTEGER NOT NULL,
-    property_index   INTEGER NOT NULL,
+    record_index     INTEGER NOT NULL DEFAULT 0,
+    property_index   INTEGER NOT NULL DEFAULT 0,
     received_at      TIMESTAMPTZ,
     received_at_text VARCHAR,
     reason           VARCHAR,
     detail           VARCHAR,
     vendor_rejected  BOOLEAN NOT NULL,
-    replay           BOOLEAN NOT NULL,
+    replay           BOOLEAN NOT NULL DEFAULT false,
     dedup_key        VARCHAR,
     version_key      VARCHAR,
     version_at       TIMESTAMPTZ,
+    version_sub_us   VARCHAR,
     status           VARCHAR,
-    void_requested   BOOLEAN NOT NULL,
+    void_requested   BOOLEAN NOT NULL DEFAULT false,
     customer_key     VARCHAR,
     member           VARCHAR,
     event_type       VARCHAR,

@@ -36,3 +36,8 @@ CREATE OR REPLACE TEMP MACRO header_value(headers, header_name) AS json_extract_
 
 -- Does a present optional field have the wrong JSON type? (null is not "absent")
 CREATE OR REPLACE TEMP MACRO wrong_type(actual, expected) AS actual IS NOT NULL AND actual <> expected;
+
+-- Instants are stored to the microsecond; the further fractional digits (trailing zeros trimmed, so
+-- text order is value order) break ties between instants of the same microsecond.
+CREATE OR REPLACE TEMP MACRO sub_microseconds(t) AS
+    rtrim(substr(regexp_extract(t, '\.(\d+)', 1), 7), '0');

@@ -78,34 +78,18 @@ WITH batches AS (
     SELECT e.*, 0 AS property_index FROM event_checks e WHERE e.problem IS NOT NULL
 )
 SELECT
-    source_file, line_number, record_index, property_index,
-    received_at, received_at_text,
-    problem,
-    coalesce(response_status >= 400 OR list_contains(failed_indexes, record_index), false) AS vendor_rejected,
-    false AS replay,
+    source_file, line_number, record_index, property_index, received_at, received_at_text, problem,
+    vendor_rejected OR coalesce(list_contains(failed_indexes, record_index), false) AS vendor_rejected,
     json_array(merchant_id, idempotency_key)::VARCHAR AS dedup_key,
-    NULL::VARCHAR AS version_key,
-    NULL::TIMESTAMPTZ AS version_at,
-    NULL::VARCHAR AS status,
-    false AS void_requested,
     customer_id AS customer_key,
-    NULL::VARCHAR AS member,
     metric_id AS event_type,
     to_amount(quantity_text) AS quantity,
-    NULL::VARCHAR AS properties,
     to_amount(price_text) AS unit_price,
     to_instant(timestamp_text) AS occurred_at
 FROM usage_lines
 UNION ALL BY NAME
 SELECT
-    source_file, line_number, 0 AS record_index, 0 AS property_index,
-    received_at, received_at_text,
-    coalesce(envelope_problem, 'schema_violation: body.events must be a non-empty array') AS problem,
-    coalesce(response_status >= 400, false) AS vendor_rejected,
-    false AS replay,
-    NULL::VARCHAR AS dedup_key, NULL::VARCHAR AS version_key, NULL::TIMESTAMPTZ AS version_at,
-    NULL::VARCHAR AS status, false AS void_requested, NULL::VARCHAR AS customer_key, NULL::VARCHAR AS member,
-    NULL::VARCHAR AS event_type, NULL::DECIMAL(38, 18) AS quantity, NULL::VARCHAR AS properties,
-    NULL::DECIMAL(38, 18) AS unit_price, NULL::TIMESTAMPTZ AS occurred_at
+    source_file, line_number, 0 AS record_index, 0 AS property_index, received_at, received_at_text, vendor_rejected,
+    coalesce(envelope_problem, 'schema_violation: body.events must be a non-empty array') AS problem
 FROM batches
 WHERE envelope_problem IS NOT NULL OR coalesce(batch_size, 0) = 0

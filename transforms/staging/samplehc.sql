@@ -35,21 +35,11 @@ WITH fields AS (
     FROM fields
 )
 SELECT
-    source_file, line_number, 0 AS record_index, 0 AS property_index,
-    received_at, received_at_text,
-    problem,
-    coalesce(response_status >= 400, false) AS vendor_rejected,
+    source_file, line_number, received_at, received_at_text, problem, vendor_rejected,
     coalesce(json_extract_string(response_body, '$.idempotentReplay') = 'true', false) AS replay,
     CASE WHEN idempotency_key IS NOT NULL THEN json_array(account, idempotency_key)::VARCHAR END AS dedup_key,
-    NULL::VARCHAR AS version_key,
-    NULL::TIMESTAMPTZ AS version_at,
-    NULL::VARCHAR AS status,
-    false AS void_requested,
     account AS customer_key,
-    NULL::VARCHAR AS member,
     slug AS event_type,
     to_amount(quantity_text) AS quantity,
-    NULL::VARCHAR AS properties,
-    NULL::DECIMAL(38, 18) AS unit_price,
     coalesce(to_instant(occurred_text), received_at) AS occurred_at
 FROM checked

@@ -27,21 +27,13 @@ WITH fields AS (
     FROM fields
 )
 SELECT
-    source_file, line_number, 0 AS record_index, 0 AS property_index,
-    received_at, received_at_text,
-    problem,
-    coalesce(response_status >= 400, false) AS vendor_rejected,
-    false AS replay,
-    NULL::VARCHAR AS dedup_key,
+    source_file, line_number, received_at, received_at_text, problem, vendor_rejected,
     CASE WHEN event_id IS NOT NULL THEN json_array(json_extract(obj, '$.account'), event_id)::VARCHAR END AS version_key,
     received_at AS version_at,
-    NULL::VARCHAR AS status,
+    sub_microseconds(received_at_text) AS version_sub_us,
     coalesce(alias = 'VOID', false) AS void_requested,
     alias AS customer_key,
-    NULL::VARCHAR AS member,
     event_type,
-    NULL::DECIMAL(38, 18) AS quantity,
     coalesce(json_extract(body, '$.eventProperties'), '{}')::VARCHAR AS properties,
-    NULL::DECIMAL(38, 18) AS unit_price,
     coalesce(to_instant(timestamp_text), received_at) AS occurred_at
 FROM checked

@@ -60,21 +60,15 @@ WITH members AS (
     FROM fields
 )
 SELECT
-    source_file, line_number, 0 AS record_index, 0 AS property_index,
-    received_at, received_at_text,
-    problem,
-    coalesce(response_status >= 400, false) AS vendor_rejected,
-    false AS replay,
-    NULL::VARCHAR AS dedup_key,
+    source_file, line_number, received_at, received_at_text, problem, vendor_rejected,
     json_array(client_name, lower(guid))::VARCHAR AS version_key,
     coalesce(to_tula_instant(modified_text), received_at) AS version_at,
+    sub_microseconds(coalesce(modified_text, received_at_text)) AS version_sub_us,
     coalesce(status_name, 'Unknown') AS status,
-    false AS void_requested,
     client_name AS customer_key,
     member,
     event_type,
     to_amount(quantity_text) AS quantity,
-    NULL::VARCHAR AS properties,
     to_amount(price_text) AS unit_price,
     to_tula_instant(event_time_text) AS occurred_at
 FROM checked
