@@ -4,4 +4,4 @@ SELECT DISTINCT ON (u.source, u.source_file, u.line_number, u.record_index)
 FROM int_priced_usage u
 JOIN raw_lines r USING (source, source_file, line_number)
 WHERE u.outcome = 'quarantined'
-ORDER BY u.source, u.source_file, u.line_number, u.record_index
+ORDER BY u.source, u.source_file, u.line_number, u.record_index, u.property_index
