@@ -15,6 +15,8 @@ from transforms.raw.load import load_dump_files, raw_table
     specs=[
         dg.AssetSpec(
             ["raw", source],
+            # Reference data is validated first: a bad file stops the run before anything is loaded.
+            deps=[["reference", "tables"]],
             group_name="raw",
             description=f"One row per non-blank line of every {source} dump file, credentials redacted.",
         )
