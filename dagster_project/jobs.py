@@ -1,7 +1,8 @@
 """Jobs, schedules and the sensor that runs them."""
 
 
-from datetime import datetime, timedelta
+import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -75,4 +76,4 @@ def new_dump_files_sensor(context: dg.SensorEvaluationContext, warehouse: TallyW
     if not new:
         return dg.SkipReason("no new dump files")
     context.update_cursor("\n".join(sorted(current)))
-    return dg.RunRequest(run_key=f"files-{datetime.now():%Y%m%dT%H%M%S}-{len(new)}")
+    return dg.RunRequest(run_key="files-" + hashlib.sha256("\n".join(new).encode()).hexdigest()[:16])
