@@ -1,5 +1,6 @@
 """Runs the asset graph in process, the way `tally run` does: load, then invoice every period present."""
 
+import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -41,7 +42,7 @@ class Summary:
 def run_pipeline(raw_dir: Path, reference_dir: Path, db: Path, instance: dg.DagsterInstance | None = None) -> Summary:
     warehouse = TallyWarehouse(raw_dir=str(raw_dir), reference_dir=str(reference_dir), db=str(db))
     defs = build_definitions(warehouse, loggers={"progress": progress_logger})
-    instance = instance or (dg.DagsterInstance.get() if _has_dagster_home() else dg.DagsterInstance.ephemeral())
+    instance = instance or (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral())
     load = defs.resolve_job_def("load")
     unpublished = [key for key in load.asset_layer.executable_asset_keys if key != PUBLISH]
     _execute(load, instance, asset_selection=unpublished)
@@ -61,7 +62,11 @@ def run_pipeline(raw_dir: Path, reference_dir: Path, db: Path, instance: dg.Dags
 
 def _execute(job, instance, tags: dict | None = None, asset_selection=None) -> None:
     result = job.execute_in_process(
-        instance=instance, tags={**(tags or {}), TRIGGER_TAG: "cli"}, run_config=PROGRESS, raise_on_error=False, asset_selection=asset_selection
+        instance=instance,
+        tags={**(tags or {}), TRIGGER_TAG: "cli"},
+        run_config=PROGRESS,
+        raise_on_error=False,
+        asset_selection=asset_selection,
     )
     if not result.success:
         raise RunFailed(_failure_message(result))
@@ -85,24 +90,18 @@ def _failure_message(result) -> str:
 
 
 def _billing_periods(warehouse: TallyWarehouse) -> list[date]:
-    """Every month with billed usage or an existing invoice (which may have to be emptied)."""
+    """The billing months from the first to the last with billed usage or an existing invoice (which
+    may have to be emptied), all inside the partitioned billing calendar."""
     with warehouse.connect() as con:
         periods = billing_periods(con)
-    valid = set(billing_months.get_partition_keys())
-    outside = [p for p in periods if p.isoformat() not in valid]
+    keys = billing_months.get_partition_keys()
+    outside = [p for p in periods if p.isoformat() not in set(keys)]
     if outside:
         raise RunFailed(
-            "billed usage falls in months outside the billing calendar "
-            f"({billing_months.start:%Y-%m} to the latest partition): "
+            f"billed usage falls in months outside the billing calendar ({keys[0][:7]} to {keys[-1][:7]}): "
             + ", ".join(p.strftime("%Y-%m") for p in outside)
         )
     if not periods:
         return []
-    keys = billing_months.get_partition_keys()
-    return [date.fromisoformat(k) for k in keys[keys.index(periods[0].isoformat()): keys.index(periods[-1].isoformat()) + 1]]
-
-
-def _has_dagster_home() -> bool:
-    import os
-
-    return bool(os.environ.get("DAGSTER_HOME"))
+    first, last = keys.index(periods[0].isoformat()), keys.index(periods[-1].isoformat())
+    return [date.fromisoformat(key) for key in keys[first : last + 1]]
