@@ -59,9 +59,7 @@ checks = [
         ["intermediate", "priced_usage"], "every_record_one_outcome",
         "Every staged record appears exactly once, with exactly one outcome.",
         """SELECT s.source, s.source_file, s.line_number, s.record_index, count(DISTINCT p.outcome) AS outcomes
-           FROM (SELECT DISTINCT source, source_file, line_number, record_index FROM (
-                    SELECT 'samplehc' AS source, * FROM stg_samplehc UNION ALL SELECT 'tula', * FROM stg_tula
-                    UNION ALL SELECT 'sequence', * FROM stg_sequence UNION ALL SELECT 'paygentic', * FROM stg_paygentic)) s
+           FROM (SELECT DISTINCT source, source_file, line_number, record_index FROM staged_lines) s
            LEFT JOIN int_priced_usage p USING (source, source_file, line_number, record_index)
            GROUP BY ALL HAVING count(DISTINCT p.outcome) <> 1""",
     ),
