@@ -359,3 +359,35 @@ def test_usage_outside_the_billing_calendar_stops_the_run(tmp_path):
     with pytest.raises(RunFailed, match=r"outside the billing calendar.*1999-05"):
         run_pipeline(tmp_path / "raw", write_reference(tmp_path / "ref"), db, instance=dg.DagsterInstance.ephemeral())
     assert not db.exists(), "nothing is published when the run is refused"
+
+
+def _check(name: str, asset: str):
+    from dagster_project.checks import checks
+
+    [found] = [c for c in checks if any(s.name == name and s.asset_key.to_user_string() == asset for s in c.check_specs)]
+    return found
+
+
+def test_invariant_checks_catch_a_lost_record_and_a_wrong_total(tmp_path):
+    from harness import run
+
+    write_dump(tmp_path / "raw", "samplehc/a.jsonl", [
+        envelope({"eventSlug": "claim-check", "quantity": 2}, account="org_usd"),
+        envelope({"eventSlug": "claim-check", "quantity": 3}, account="org_usd", received_at="2026-10-04T00:00:00Z"),
+    ])
+    result = run(tmp_path)
+    warehouse = TallyWarehouse(raw_dir=str(tmp_path / "raw"), reference_dir=str(tmp_path / "reference"),
+                               db=str(tmp_path / "warehouse.duckdb"))
+    one_outcome = _check("every_record_one_outcome", "intermediate/priced_usage")
+    sum_of_lines = _check("total_is_sum_of_lines", "marts/invoices")
+    result.con.close()
+
+    assert one_outcome(warehouse=warehouse).passed
+    assert sum_of_lines(warehouse=warehouse).passed
+
+    con = duckdb.connect(str(tmp_path / "warehouse.state.duckdb"))
+    con.execute("DELETE FROM int_priced_usage WHERE line_number = 2")
+    con.execute("UPDATE invoices SET total = total + 0.01")
+    con.close()
+    assert not one_outcome(warehouse=warehouse).passed
+    assert not sum_of_lines(warehouse=warehouse).passed
