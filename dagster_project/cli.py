@@ -18,7 +18,18 @@ def main(argv: list[str] | None = None) -> int:
                      help="folder of the reference CSVs (env TALLY_REFERENCE_DIR, default %(default)s)")
     run.add_argument("--db", default=os.environ.get("TALLY_DB", DEFAULT_DB),
                      help="warehouse file analysts query (env TALLY_DB, default %(default)s)")
+    generate = commands.add_parser("generate", help="write realistic synthetic dumps and reference data")
+    generate.add_argument("--records", type=int, required=True, help="number of records, a quarter per source")
+    generate.add_argument("--out", type=Path, required=True, help="folder for raw/ and reference/")
+    generate.add_argument("--seed", type=int, default=7, help="random seed (default %(default)s)")
     args = parser.parse_args(argv)
+    if args.command == "generate":
+        from benchmarks.generate import Plan
+        from benchmarks.generate import generate as write_dumps
+
+        counts = write_dumps(args.out, Plan(records=args.records, seed=args.seed))
+        print(f"wrote {sum(counts.values())} records to {args.out / 'raw'} ({counts}), reference data to {args.out / 'reference'}")
+        return 0
 
     from dagster_project.runner import RunFailed, run_pipeline
 

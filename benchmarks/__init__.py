@@ -1,0 +1,1 @@
+"""Dump generator and benchmarks (not part of the billing pipeline)."""

@@ -1,0 +1,121 @@
+"""Benchmark `tally run` against the JSON-parse floor, measured in the same run on the same files.
+
+    .venv/bin/python -m benchmarks.run --records 1000000 [--records 10000000] [--work /tmp/tally-bench]
+
+For each size: generate the dumps (100 files per source) and hold back the newest file of each source
+(1%); measure the floor (DuckDB parsing every line once, `floor.sql`); `tally run` from an empty
+warehouse; a run with nothing new (the fixed cost); the held-back files added (incremental); and a full
+run from scratch over all files, whose invoices must equal the incremental run's. Each step runs in its
+own process; its wall time and peak RSS are taken from that process alone (wait4). Times are reported
+with their ratios to the floor and the fixed cost, never asserted: machines differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from benchmarks.generate import SOURCES, Plan, generate
+
+HERE = Path(__file__).parent
+TALLY = Path(sys.executable).with_name("tally")
+
+
+@dataclass
+class Measure:
+    seconds: float
+    peak_mib: float
+
+
+def measure(command: list[str]) -> Measure:
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{process.stderr.read().decode()[-3000:]}")
+    return Measure(elapsed, usage.ru_maxrss / 1024)
+
+
+def floor_command(raw: Path) -> list[str]:
+    script = (
+        "import duckdb, sys; sql = open(sys.argv[1]).read(); "
+        "print(duckdb.connect().sql(sql, params=[sys.argv[2]] * 4).fetchall())"
+    )
+    return [sys.executable, "-c", script, str(HERE / "floor.sql"), str(raw)]
+
+
+def tally_command(work: Path, db: Path) -> list[str]:
+    return [str(TALLY), "run", "--raw-dir", str(work / "raw"), "--reference-dir", str(work / "reference"),
+            "--db", str(db)]
+
+
+def invoices(db: Path) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.sql("SELECT * FROM invoice_lines ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+
+
+def bench(records: int, work: Path) -> dict:
+    if not (work / "raw").is_dir():
+        generate(work, Plan(records=records, records_per_file=max(1, records // 400)))
+    held = work / "held"
+    held.mkdir(exist_ok=True)
+    for source in SOURCES:
+        newest = sorted((work / "raw" / source).glob("part-*"))[-1]
+        shutil.move(newest, held / f"{source}__{newest.name}")
+    for path in work.glob("*.duckdb*"):
+        path.unlink()
+
+    floor = measure(floor_command(work / "raw"))
+    full = measure(tally_command(work, work / "warehouse.duckdb"))
+    noop = measure(tally_command(work, work / "warehouse.duckdb"))
+    for path in held.iterdir():
+        source, name = path.name.split("__")
+        shutil.move(path, work / "raw" / source / name)
+    incremental = measure(tally_command(work, work / "warehouse.duckdb"))
+    scratch = measure(tally_command(work, work / "scratch.duckdb"))
+    same = invoices(work / "warehouse.duckdb") == invoices(work / "scratch.duckdb")
+    return {"records": records, "floor": floor, "full": full, "noop": noop, "incremental": incremental,
+            "scratch": scratch, "same_invoices": same}
+
+
+def report(result: dict) -> str:
+    floor, full, noop, inc = result["floor"], result["full"], result["noop"], result["incremental"]
+    marginal = full.seconds - noop.seconds
+    incremental = inc.seconds - noop.seconds
+    rows = [
+        f"records: {result['records']:,}",
+        f"  floor (parse once)     {floor.seconds:8.1f} s  {floor.peak_mib:7.0f} MiB",
+        f"  full run               {full.seconds:8.1f} s  {full.peak_mib:7.0f} MiB  "
+        f"{result['records'] * 0.99 / full.seconds:,.0f} records/s",
+        f"  nothing new (fixed)    {noop.seconds:8.1f} s  {noop.peak_mib:7.0f} MiB",
+        f"  +1% files              {inc.seconds:8.1f} s  {inc.peak_mib:7.0f} MiB",
+        f"  marginal / floor       {marginal / floor.seconds:8.1f} x   (target <= 2)",
+        f"  incremental / full     {incremental / marginal:8.1%}     (target <= 5%)",
+        f"  incremental invoices equal a run from scratch: {result['same_invoices']}",
+    ]
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, action="append", help="size to run (repeatable); default 1M and 10M")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/tally-bench"))
+    args = parser.parse_args()
+    for records in args.records or [1_000_000, 10_000_000]:
+        print(report(bench(records, args.work / str(records))), flush=True)
+
+
+if __name__ == "__main__":
+    main()
