@@ -13,7 +13,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-SOURCES = ("samplehc", "tula", "sequence", "paygentic")
+from transforms.raw.dump_files import SOURCES
+
 CURRENCIES = (("USD", "America/New_York"), ("EUR", "Europe/Berlin"), ("JPY", "Asia/Tokyo"),
               ("BHD", "Asia/Bahrain"), ("USD", ""), ("GBP", "Europe/London"))
 METERS = [

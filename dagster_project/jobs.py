@@ -9,6 +9,7 @@ import dagster as dg
 
 from dagster_project.metadata import BILLING_PERIODS_KEY
 from dagster_project.resources import TallyWarehouse
+from transforms.raw.dump_files import DUMP_SUFFIXES, SOURCES
 
 TRIGGER_TAG = "tally/trigger"
 PRICED_USAGE = dg.AssetKey(["intermediate", "priced_usage"])
@@ -69,9 +70,10 @@ def new_dump_files_sensor(context: dg.SensorEvaluationContext, warehouse: TallyW
     seen = set(context.cursor.split("\n")) if context.cursor else set()
     current = {
         f"{p.relative_to(raw_dir).as_posix()}|{p.stat().st_size}|{int(p.stat().st_mtime)}"
-        for p in raw_dir.glob("*/**/*")
-        if p.is_file() and p.name.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz"))
-    } if raw_dir.is_dir() else set()
+        for source in SOURCES
+        for p in (raw_dir / source).rglob("*")
+        if p.is_file() and p.name.endswith(DUMP_SUFFIXES)
+    }
     new = sorted(current - seen)
     if not new:
         return dg.SkipReason("no new dump files")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
-
 BILLING_PERIODS_KEY = "billing_periods"
 
 
@@ -21,7 +20,6 @@ def table_metadata(frame: pl.DataFrame, rows: int | None = None, **extra) -> dic
 def _markdown(frame: pl.DataFrame) -> str:
     if frame.is_empty():
         return "_no rows_"
-    header = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "---|" * len(frame.columns)
-    body = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in frame.iter_rows()]
-    return "\n".join([header, rule, *body])
+    with pl.Config(tbl_formatting="MARKDOWN", tbl_hide_column_data_types=True, tbl_hide_dataframe_shape=True,
+                   tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=200):
+        return str(frame)

@@ -37,16 +37,20 @@ def _is_check_step(meta: dict) -> bool:
     return any(step.endswith(suffix) for suffix in CHECK_STEP_SUFFIXES)
 
 
-class _SkipEmpty(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return bool(ProgressFormatter().format(record))
+class _ProgressHandler(logging.StreamHandler):
+    """Writes the lines the formatter keeps; records it formats to "" are dropped."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = self.format(record)
+        if line:
+            self.stream.write(line + self.terminator)
+            self.flush()
 
 
 @dg.logger(description="Compact progress lines on standard output.")
 def progress_logger(init_context) -> logging.Logger:
     log = logging.Logger("tally.progress", level=logging.DEBUG)
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _ProgressHandler(sys.stdout)
     handler.setFormatter(ProgressFormatter())
-    handler.addFilter(_SkipEmpty())
     log.addHandler(handler)
     return log

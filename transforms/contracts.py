@@ -9,14 +9,14 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-QUANTITY = pl.Decimal(38, 18)
-MONEY = pl.Decimal(38, 4)
+from transforms.marts.invoices import MONEY, QUANTITY
+from transforms.raw.dump_files import SOURCES
+
 OUTCOMES = ["billed", "duplicate", "superseded", "voided", "rejected_by_vendor", "unmetered", "quarantined"]
 REASONS = [
     "invalid_json", "invalid_envelope", "schema_violation", "invalid_value",
     "unknown_status", "unknown_customer", "no_price",
 ]
-SOURCES = ["samplehc", "tula", "sequence", "paygentic"]
 
 RAW_LINES = pa.DataFrameSchema(
     {
@@ -46,7 +46,7 @@ STAGED_LINES = pa.DataFrameSchema(
 
 PRICED_USAGE = pa.DataFrameSchema(
     {
-        "source": pa.Column(str, pa.Check.isin(SOURCES)),
+        "source": pa.Column(str, pa.Check.isin(list(SOURCES))),
         "outcome": pa.Column(str, pa.Check.isin(OUTCOMES)),
         "reason": pa.Column(str, pa.Check.isin(REASONS), nullable=True),
         "quantity": pa.Column(QUANTITY, nullable=True),

@@ -21,11 +21,11 @@ from pathlib import Path
 import polars as pl
 
 from transforms.currencies import CURRENCY_MINOR_UNITS
+from transforms.raw.dump_files import SOURCES
 
 __all__ = ["AGGREGATIONS", "CURRENCY_MINOR_UNITS", "SOURCES", "Reference", "ReferenceDataError",
            "load_reference"]
 
-SOURCES = ("samplehc", "tula", "sequence", "paygentic")
 AGGREGATIONS = ("sum", "count", "max", "unique_count")
 EFFECTS = ("bill", "void")
 STATUS_SOURCES = ("tula",)

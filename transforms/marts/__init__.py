@@ -35,6 +35,5 @@ def billed_lines(con: duckdb.DuckDBPyConnection, periods: list[date]) -> pl.Lazy
 def invoices_for(con: duckdb.DuckDBPyConnection, periods: list[date]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Invoice lines and invoices of the given periods (first days of months)."""
     billed = billed_lines(con, periods)
-    minor_units = con.sql("SELECT currency, max(minor_units) AS minor_units FROM ref_customers GROUP BY 1").pl().lazy()
-    lines = build_invoice_lines(billed, minor_units)
+    lines = build_invoice_lines(billed)
     return lines, build_invoices(lines, billed)

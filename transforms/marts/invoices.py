@@ -12,13 +12,15 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 import polars as pl
 
+from transforms.currencies import CURRENCY_MINOR_UNITS
+
 MONEY = pl.Decimal(38, 4)
 QUANTITY = pl.Decimal(38, 18)
 RECORD = pl.struct("source", "source_file", "line_number", "record_index")
 LINE_GROUP = ["invoice_id", "customer_id", "period_start", "metric_id", "unit_price", "currency"]
 
 
-def build_invoice_lines(billed: pl.LazyFrame, minor_units: pl.LazyFrame) -> pl.DataFrame:
+def build_invoice_lines(billed: pl.LazyFrame) -> pl.DataFrame:
     """One row per customer × period × metric × unit price."""
     lines = (
         billed.group_by(LINE_GROUP)
@@ -34,7 +36,7 @@ def build_invoice_lines(billed: pl.LazyFrame, minor_units: pl.LazyFrame) -> pl.D
             .when(pl.col("aggregation") == "unique_count").then(pl.col("unique_count").cast(QUANTITY))
             .otherwise(pl.col("sum")).cast(QUANTITY).alias("quantity"),
         )
-        .join(minor_units, on="currency", how="left")
+        .with_columns(pl.col("currency").replace_strict(CURRENCY_MINOR_UNITS).alias("minor_units"))
         .collect()
     )
     amounts = [

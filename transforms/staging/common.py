@@ -71,22 +71,17 @@ def stage_new_lines(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
     )
     con.register("non_strict_json", _non_strict_json_lines(con))
     con.execute(f"CREATE OR REPLACE TEMP TABLE envelopes AS {read_sql(__file__, 'envelope.sql')}")
-    before = _count(con, model.table)
-    con.execute(
+    added = con.execute(
         f"""INSERT INTO {model.table} BY NAME
             SELECT * EXCLUDE (problem),
                    nullif(split_part(problem, ': ', 1), '') AS reason,
                    CASE WHEN problem IS NOT NULL THEN substr(problem, strpos(problem, ': ') + 2) END AS detail
             FROM ({model.sql}) staged
             JOIN (SELECT DISTINCT source_file, load_id FROM raw_batch) USING (source_file)""",
-    )
+    ).fetchall()[0][0]
     con.unregister("non_strict_json")
     con.execute("DROP TABLE raw_batch; DROP TABLE envelopes")
-    return _count(con, model.table) - before
-
-
-def _count(con, table: str) -> int:
-    return con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    return added
 
 
 def _non_strict_json_lines(con) -> pl.DataFrame:

@@ -28,8 +28,7 @@ SELECT
     CASE WHEN response_type = 'OBJECT' THEN TRY_CAST(json_extract_string(obj, '$.response.status') AS INTEGER) END AS response_status,
     CASE WHEN response_type = 'OBJECT' THEN json_extract(obj, '$.response.body') END AS response_body,
     -- Every vendor documents 4xx/5xx as "not recorded"; paygentic adds its per-event `failed` list.
-    coalesce(response_type = 'OBJECT' AND TRY_CAST(json_extract_string(obj, '$.response.status') AS INTEGER) >= 400, false)
-        AS vendor_rejected,
+    coalesce(response_status >= 400, false) AS vendor_rejected,
     CASE
         WHEN NOT utf8_valid THEN 'invalid_json: the line is not valid UTF-8'
         WHEN top_type IS NULL THEN 'invalid_json: the line is not JSON'
