@@ -1,4 +1,4 @@
-"""Runs the asset graph in process, the way `tally run` does: load, then invoice every period present."""
+"""Runs the asset graph in process, the way `tally run` does: load, then invoice the months it changed."""
 
 import os
 from dataclasses import dataclass
@@ -13,7 +13,7 @@ from dagster_project.jobs import TRIGGER_TAG
 from dagster_project.partitions import billing_months
 from dagster_project.progress import progress_logger
 from dagster_project.resources import TallyWarehouse
-from transforms.pipeline import billing_periods
+from transforms.marts import stale_periods
 
 PROGRESS = {"loggers": {"progress": {}}}
 PUBLISH = dg.AssetKey(["publish", "warehouse"])
@@ -90,10 +90,10 @@ def _failure_message(result) -> str:
 
 
 def _billing_periods(warehouse: TallyWarehouse) -> list[date]:
-    """The billing months from the first to the last with billed usage or an existing invoice (which
-    may have to be emptied), all inside the partitioned billing calendar."""
+    """The billing months from the first to the last whose invoices no longer match the priced usage,
+    all inside the partitioned billing calendar."""
     with warehouse.connect() as con:
-        periods = billing_periods(con)
+        periods = stale_periods(con)
     keys = billing_months.get_partition_keys()
     outside = [p for p in periods if p.isoformat() not in set(keys)]
     if outside:

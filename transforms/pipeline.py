@@ -5,7 +5,6 @@ It calls the same functions, in the same order, as the Dagster assets do.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -15,7 +14,7 @@ from transforms.raw.dump_files import discover_dump_files
 from transforms.raw.load import LoadReport, load_dump_files
 from transforms.reference import Reference
 from transforms.staging import MODELS, stage_new_lines
-from transforms.warehouse import replace_periods, write_reference
+from transforms.warehouse import write_reference
 
 
 def run_all(con: duckdb.DuckDBPyConnection, raw_dir: Path, reference: Reference) -> LoadReport:
@@ -26,18 +25,9 @@ def run_all(con: duckdb.DuckDBPyConnection, raw_dir: Path, reference: Reference)
     intermediate.resolve_events(con)
     intermediate.meter_lines(con)
     intermediate.price_usage(con)
-    for table in marts.TABLE_MODELS:
-        marts.build_table(con, table)
-    periods = billing_periods(con)
+    for view in marts.VIEW_MODELS:
+        marts.define_view(con, view)
+    periods = marts.stale_periods(con)
     if periods:
-        lines, invoices = marts.invoices_for(con, periods)
-        replace_periods(con, "invoice_lines", periods, lines)
-        replace_periods(con, "invoices", periods, invoices)
+        marts.rebuild_invoices(con, periods)
     return report
-
-
-def billing_periods(con: duckdb.DuckDBPyConnection) -> list[date]:
-    """Months with billed usage, and months that had invoices (which may have to be emptied)."""
-    return [row[0] for row in con.sql(
-        "SELECT period_start FROM int_priced_usage WHERE outcome = 'billed' "
-        "UNION SELECT period_start FROM invoices ORDER BY 1").fetchall()]

@@ -1,22 +1,31 @@
 """Storage: the pipeline's working database and the warehouse file analysts query.
 
 The pipeline keeps every layer in a working DuckDB file of its own (``<db>.state.duckdb``). The
-warehouse (``<db>``) is published whole at the end of a run: written to a temporary file beside it,
-checkpointed, then renamed over the old one. A rename is atomic, so analysts always see one complete
-run; a session that has the old file open keeps reading it, and the pipeline never waits for, nor
-locks out, an analyst.
+warehouse (``<db>``) is published at the end of a run: the new state is written to a temporary file
+beside it, checkpointed, then renamed over the old one. A rename is atomic, so analysts always see one
+complete run; a session that has the old file open keeps reading it, and the pipeline never waits
+for, nor locks out, an analyst.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from datetime import date
+import shutil
 from pathlib import Path
 
 import duckdb
-import polars as pl
 
 from transforms import intermediate
+from transforms.changes import (
+    CHANGED_LINES,
+    LINE,
+    Pending,
+    create_change_tables,
+    current_reference_fingerprint,
+    mark_applied,
+    pending,
+)
 from transforms.raw.load import create_raw_tables
 from transforms.reference import Reference
 from transforms.staging import MODELS
@@ -25,7 +34,9 @@ from transforms.staging.common import create_staging_table
 from transforms.sql_files import read_sql
 from transforms.transactions import transaction
 
-PUBLISHED_TABLES = ("invoices", "invoice_lines", "usage_events", "quarantine", "reconciliation")
+RECORD_TABLES = ("usage_events", "quarantine")  # one row per usage line or record: changed lines replaced
+SUMMARY_TABLES = ("invoices", "invoice_lines", "reconciliation")  # small: copied whole
+PUBLISHED_TABLES = (*SUMMARY_TABLES, *RECORD_TABLES)
 
 
 def state_path(db: Path) -> Path:
@@ -38,6 +49,7 @@ def connect_state(db: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(state_path(db)))
     con.execute("SET TimeZone = 'UTC'")
     create_raw_tables(con)
+    create_change_tables(con)
     for model in MODELS.values():
         create_staging_table(con, model)
     con.execute(read_sql(staging_common.__file__, "macros.sql"))
@@ -46,36 +58,71 @@ def connect_state(db: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+REFERENCE_TABLES = ("customers", "customer_keys", "meters", "prices", "statuses")
+
+
 def write_reference(con: duckdb.DuckDBPyConnection, reference: Reference) -> None:
-    for name in ("customers", "customer_keys", "meters", "prices", "statuses"):
+    """Replace the ``ref_*`` tables and their fingerprint; unchanged data leaves both as they were."""
+    fingerprint = reference_fingerprint(reference)
+    if fingerprint == current_reference_fingerprint(con):
+        return
+    with transaction(con):
+        for name in REFERENCE_TABLES:
+            con.register("reference_frame", getattr(reference, name))
+            con.execute(f"CREATE OR REPLACE TABLE ref_{name} AS SELECT * FROM reference_frame")
+            con.unregister("reference_frame")
+        con.execute("CREATE OR REPLACE TABLE ref_fingerprint AS SELECT ? AS sha256", [fingerprint])
+
+
+def reference_fingerprint(reference: Reference) -> str:
+    digest = hashlib.sha256()
+    for name in REFERENCE_TABLES:
         frame = getattr(reference, name)
-        con.register("reference_frame", frame)
-        con.execute(f"CREATE OR REPLACE TABLE ref_{name} AS SELECT * FROM reference_frame")
-        con.unregister("reference_frame")
+        digest.update(f"{name}\n{frame.schema}\n".encode())
+        digest.update(frame.write_csv().encode())
+    return digest.hexdigest()
 
 
-def replace_periods(con: duckdb.DuckDBPyConnection, table: str, periods: list[date], rows: pl.DataFrame) -> None:
-    """Replace the rows of ``periods`` in ``table`` in one transaction: all or nothing."""
-    if table not in ("invoices", "invoice_lines"):
-        raise ValueError(table)
-    con.register("period_rows", rows)
-    try:
-        with transaction(con):
-            con.execute(f"DELETE FROM {table} WHERE list_contains(?, period_start)", [periods])
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM period_rows")
-    finally:
-        con.unregister("period_rows")
+def publish(con: duckdb.DuckDBPyConnection, db: Path) -> bool:
+    """Bring the published warehouse up to date with the working database; False if it already was.
 
-
-def publish(con: duckdb.DuckDBPyConnection, db: Path) -> None:
-    """Write the published tables to a new file and swap it in atomically."""
+    A first publication, or one after a full rebuild, writes every table to a new file. Otherwise the
+    published file is copied, the changed lines of the per-record tables are replaced in the copy, and
+    the small summary tables are copied whole. Either way the new file is renamed over the old one.
+    """
+    change = pending(con, "publish")
+    writes, published = con.sql("SELECT writes, published FROM int_invoice_writes").fetchall()[0]
+    if db.exists() and change is None and writes == published:
+        return False
+    full = not db.exists() or (change is not None and change.full)
     tmp = db.with_name(f"{db.name}.tmp-{os.getpid()}")
     tmp.unlink(missing_ok=True)
+    if not full:
+        shutil.copyfile(db, tmp)
     con.execute("ATTACH ? AS publishing", [str(tmp)])
     try:
-        for table in PUBLISHED_TABLES:
-            con.execute(f"CREATE TABLE publishing.{table} AS SELECT * FROM main.{table}")
+        if full:
+            for table in PUBLISHED_TABLES:
+                con.execute(f"CREATE TABLE publishing.{table} AS SELECT * FROM main.{table}")
+        else:
+            with transaction(con):
+                _apply_changes(con, change)
         con.execute("CHECKPOINT publishing")
     finally:
         con.execute("DETACH publishing")
     os.replace(tmp, db)
+    if change is not None:
+        mark_applied(con, "publish", change)
+    con.execute("UPDATE int_invoice_writes SET published = ?", [writes])
+    return True
+
+
+def _apply_changes(con: duckdb.DuckDBPyConnection, change: Pending | None) -> None:
+    if change is not None:
+        match = " AND ".join(f"t.{c} = s.{c}" for c in LINE.split(", "))
+        for table in RECORD_TABLES:
+            con.execute(f"DELETE FROM publishing.{table} t USING {CHANGED_LINES} s WHERE {match}")
+            con.execute(f"INSERT INTO publishing.{table} SELECT * FROM main.{table} SEMI JOIN {CHANGED_LINES} USING ({LINE})")
+    for table in SUMMARY_TABLES:
+        con.execute(f"DELETE FROM publishing.{table}")
+        con.execute(f"INSERT INTO publishing.{table} SELECT * FROM main.{table}")

@@ -21,3 +21,6 @@ CREATE TABLE IF NOT EXISTS invoices (
     line_count   BIGINT NOT NULL,
     event_count  BIGINT NOT NULL
 );
+-- How many times invoice months were rewritten, and how many of those the published file holds.
+CREATE TABLE IF NOT EXISTS int_invoice_writes (writes BIGINT NOT NULL, published BIGINT NOT NULL);
+INSERT INTO int_invoice_writes SELECT 0, 0 WHERE NOT EXISTS (SELECT 1 FROM int_invoice_writes);

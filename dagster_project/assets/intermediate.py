@@ -1,4 +1,4 @@
-"""Intermediate: reference data, then steps 5–11 of SPEC §2 over every staged line."""
+"""Intermediate: reference data, then steps 5–11 of SPEC §2 over the lines that new loads change."""
 
 
 from pathlib import Path
@@ -7,8 +7,7 @@ import dagster as dg
 
 from dagster_project.metadata import BILLING_PERIODS_KEY, table_metadata
 from dagster_project.resources import TallyWarehouse
-from transforms import intermediate
-from transforms.pipeline import billing_periods
+from transforms import intermediate, marts
 from transforms.raw.dump_files import SOURCES
 from transforms.reference import ReferenceDataError, load_reference
 from transforms.warehouse import write_reference
@@ -38,15 +37,18 @@ def reference_tables(context: dg.AssetExecutionContext, warehouse: TallyWarehous
 
 def _layer_asset(name: str, deps: list, description: str, build, extra_metadata=None):
     @dg.asset(key=["intermediate", name], deps=deps, group_name="intermediate", description=description)
-    def _asset(warehouse: TallyWarehouse) -> dg.MaterializeResult:
+    def _asset(context: dg.AssetExecutionContext, warehouse: TallyWarehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:
-            build(con)
+            change = build(con)
+            rebuild = "nothing new" if change is None else "full" if change.full else "changed lines"
+            context.log.info(f"{name}: {rebuild}")
             table = f"int_{name}"
             rows = con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0]
             outcomes = con.sql(
                 f"SELECT coalesce(outcome, 'standing') AS outcome, count(*) AS lines FROM {table} GROUP BY 1 ORDER BY 1"
             ).pl()
             extra = extra_metadata(con) if extra_metadata else {}
+            extra["rebuild"] = rebuild
         return dg.MaterializeResult(metadata=table_metadata(outcomes, rows, **extra))
 
     return _asset
@@ -69,7 +71,7 @@ priced_usage = _layer_asset(
     [["intermediate", "metered_lines"]],
     "One row per usage line of every record, with unit price, price source and final outcome.",
     intermediate.price_usage,
-    lambda con: {BILLING_PERIODS_KEY: dg.MetadataValue.json([p.isoformat() for p in billing_periods(con)])},
+    lambda con: {BILLING_PERIODS_KEY: dg.MetadataValue.json([p.isoformat() for p in marts.stale_periods(con)])},
 )
 
 intermediate_assets = [reference_tables, resolved_lines, metered_lines, priced_usage]

@@ -11,7 +11,7 @@ from dagster_project.metadata import table_metadata
 from dagster_project.partitions import billing_months
 from dagster_project.resources import TallyWarehouse
 from transforms import marts
-from transforms.warehouse import publish, replace_periods
+from transforms.warehouse import publish
 
 GRAINS = {
     "usage_events": "One row per usage line of every record, with its outcome and reason.",
@@ -25,7 +25,7 @@ def table_asset(name: str) -> dg.AssetsDefinition:
               description=GRAINS[name])
     def _table(warehouse: TallyWarehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:
-            rows = marts.build_table(con, name)
+            rows = marts.define_view(con, name)
             preview = con.sql(f"SELECT * FROM {name} LIMIT 10").pl()
         return dg.MaterializeResult(metadata=table_metadata(preview, rows))
 
@@ -48,9 +48,7 @@ def invoice_tables(context: dg.AssetExecutionContext, warehouse: TallyWarehouse)
     """Rebuilds the invoices of the months in the run's partition range, each month all or nothing."""
     periods = [date.fromisoformat(key) for key in context.partition_keys]
     with warehouse.connect() as con:
-        lines, invoices = marts.invoices_for(con, periods)
-        replace_periods(con, "invoice_lines", periods, lines)
-        replace_periods(con, "invoices", periods, invoices)
+        lines, invoices = marts.rebuild_invoices(con, periods)
     context.log.info(f"wrote {invoices.height} invoices with {lines.height} lines for {len(periods)} months")
     yield dg.MaterializeResult(asset_key=["marts", "invoice_lines"], metadata=table_metadata(lines))
     yield dg.MaterializeResult(
@@ -72,12 +70,13 @@ def _totals(invoices: pl.DataFrame) -> str:
     group_name="publish",
     description="The warehouse file analysts open: the five mart tables, swapped in atomically.",
 )
-def published_warehouse(warehouse: TallyWarehouse) -> dg.MaterializeResult:
+def published_warehouse(context: dg.AssetExecutionContext, warehouse: TallyWarehouse) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        publish(con, Path(warehouse.db))
+        changed = publish(con, Path(warehouse.db))
+        context.log.info("published the warehouse" if changed else "the published warehouse is up to date")
         invoices = con.sql("SELECT * FROM invoices ORDER BY invoice_id").pl()
     return dg.MaterializeResult(
-        metadata=table_metadata(invoices, path=dg.MetadataValue.path(warehouse.db))
+        metadata=table_metadata(invoices, path=dg.MetadataValue.path(warehouse.db), republished=changed)
     )
 
 

@@ -1,8 +1,12 @@
 """Intermediate layer: re-delivery, keys and versions, status, customer, meter, price, period.
 
-Each function rebuilds one ``int_*`` table from the staged lines and the reference tables. They are
-set-based over all staged lines, so the result depends only on what was loaded, never on the order
-or the split of the loads.
+Resolution (steps 5–8) is the one step that looks across records. On new staged lines it recomputes
+every line that shares a re-delivery group, an idempotency key or a version key with a new line
+(closed over those relations, so every group it touches is recomputed whole) and logs those lines as a
+change (``transforms.changes``); a first run, or reference data that differ from the last run's, is a
+full rebuild. Metering and pricing are functions of each line alone, so they redo only the changed
+lines. A line's outcome is always computed over every line it can interact with, so the result never
+depends on the order or the split of the loads.
 """
 
 from __future__ import annotations
@@ -10,9 +14,22 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from transforms.changes import (
+    CHANGED_LINES,
+    LINE,
+    Pending,
+    current_reference_fingerprint,
+    latest_reference_hash,
+    mark_applied,
+    pending,
+    record_change,
+)
 from transforms.intermediate.canonical_json import canonical_json
-from transforms.intermediate.pricing import price_lines
+from transforms.intermediate.pricing import LINE_KEY, PRICED_COLUMNS, PRICING_INPUT, price_lines
 from transforms.sql_files import read_sql
+from transforms.transactions import transaction
+
+BATCH_ROWS = 500_000  # usage lines priced per Polars batch: bounds memory whatever the load
 
 
 def find_redeliveries(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -35,27 +52,117 @@ def find_redeliveries(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     )
 
 
-def resolve_events(con: duckdb.DuckDBPyConnection) -> None:
-    """``int_resolved_lines``: steps 5–8; ``outcome`` NULL where the line still stands."""
+def resolve_events(con: duckdb.DuckDBPyConnection) -> Pending | None:
+    """``int_resolved_lines``: steps 5–8; ``outcome`` NULL where the line still stands.
+
+    Returns the change it logged, or None when there was nothing new to resolve.
+    """
+    fingerprint = current_reference_fingerprint(con)
+    full = fingerprint != latest_reference_hash(con)
+    if full:
+        con.execute("CREATE OR REPLACE TEMP VIEW resolve_input AS SELECT * FROM staged_lines")
+    elif not _scope_new_lines(con):
+        return None
+    else:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE resolve_input AS
+                        SELECT * FROM staged_lines SEMI JOIN resolve_scope USING ({LINE})""")
     con.register("redeliveries", find_redeliveries(con))
-    con.execute(
-        f"CREATE OR REPLACE TABLE int_resolved_lines AS {read_sql(__file__, 'resolve_events.sql')}"
-    )
-    con.unregister("redeliveries")
+    try:
+        with transaction(con):
+            _rewrite(con, "int_resolved_lines", read_sql(__file__, "resolve_events.sql"), full, "resolve_scope")
+            change_id = record_change(con, full, fingerprint, "resolve_scope")
+            con.execute("""INSERT OR REPLACE INTO int_resolved_loads
+                           SELECT source, max(load_id) FROM staged_lines GROUP BY source""")
+    finally:
+        con.unregister("redeliveries")
+    return Pending(change_id - 1, change_id, full)
 
 
-def meter_lines(con: duckdb.DuckDBPyConnection) -> None:
+def _scope_new_lines(con: duckdb.DuckDBPyConnection) -> bool:
+    """Fill ``resolve_scope`` with the new staged lines and all they interact with; False if none."""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE resolve_scope AS
+        SELECT DISTINCT {LINE} FROM staged_lines s
+        LEFT JOIN int_resolved_loads r USING (source)
+        WHERE s.load_id > coalesce(r.load_id, 0)""")
+    if not con.sql("SELECT count(*) FROM resolve_scope").fetchall()[0][0]:
+        return False
+    while con.execute(read_sql(__file__, "resolve_scope.sql")).fetchall()[0][0]:
+        pass
+    return True
+
+
+def meter_lines(con: duckdb.DuckDBPyConnection) -> Pending | None:
     """``int_metered_lines``: steps 9–10, the metered quantity and the local billing period."""
-    con.execute(
-        f"CREATE OR REPLACE TABLE int_metered_lines AS {read_sql(__file__, 'metered_lines.sql')}"
-    )
+    change = pending(con, "metered_lines")
+    if change is None:
+        return None
+    _input_view(con, "meter_input", "int_resolved_lines", change)
+    with transaction(con):
+        _rewrite(con, "int_metered_lines", read_sql(__file__, "metered_lines.sql"), change.full, CHANGED_LINES)
+        mark_applied(con, "metered_lines", change)
+    return change
 
 
-def price_usage(con: duckdb.DuckDBPyConnection) -> None:
-    """``int_priced_usage``: step 11; every line with its final outcome."""
-    lines = con.sql("SELECT * FROM int_metered_lines").pl().lazy()
+def price_usage(con: duckdb.DuckDBPyConnection) -> Pending | None:
+    """``int_priced_usage``: step 11; every line with its final outcome. Marks its months stale."""
+    change = pending(con, "priced_usage")
+    if change is None:
+        return None
+    _input_view(con, "price_input", "int_metered_lines", change)
     prices = con.sql("SELECT * FROM ref_prices").pl().lazy()
-    priced = price_lines(lines, prices).collect()
-    con.register("priced", priced)
-    con.execute("CREATE OR REPLACE TABLE int_priced_usage AS SELECT * FROM priced")
-    con.unregister("priced")
+    for n, files in enumerate(_file_batches(con, "price_input")):
+        lines = con.sql(
+            f"SELECT {', '.join(PRICING_INPUT)} FROM price_input WHERE list_contains(?, source_file)", params=[files]
+        ).pl()
+        con.register("priced_batch", price_lines(lines.lazy(), prices).select(PRICED_COLUMNS).collect())
+        con.execute("INSERT INTO line_prices SELECT * FROM priced_batch" if n else
+                    "CREATE OR REPLACE TEMP TABLE line_prices AS SELECT * FROM priced_batch")
+        con.unregister("priced_batch")
+    key = ", ".join(LINE_KEY)
+    replaced = ", ".join(c for c in PRICED_COLUMNS if c not in LINE_KEY and c in PRICING_INPUT)
+    priced_sql = (f"SELECT m.* EXCLUDE ({replaced}), p.* EXCLUDE ({key}) "
+                  f"FROM price_input m JOIN line_prices p USING ({key})")
+    with transaction(con):
+        _rewrite(con, "int_priced_usage", priced_sql, change.full, CHANGED_LINES)
+        _mark_stale_periods(con, change)
+        mark_applied(con, "priced_usage", change)
+    return change
+
+
+def _mark_stale_periods(con: duckdb.DuckDBPyConnection, change: Pending) -> None:
+    """Months whose invoices must be rebuilt: those of the changed lines (a line's month never
+    changes while the reference data stay), or on a full rebuild every billed and invoiced month."""
+    source = (
+        "SELECT period_start FROM int_priced_usage WHERE outcome = 'billed' UNION SELECT period_start FROM invoices"
+        if change.full else "SELECT period_start FROM price_input WHERE period_start IS NOT NULL"
+    )
+    con.execute(f"INSERT OR IGNORE INTO int_stale_periods SELECT DISTINCT period_start FROM ({source})")
+
+
+def _input_view(con: duckdb.DuckDBPyConnection, name: str, table: str, change: Pending) -> None:
+    scope = "" if change.full else f" SEMI JOIN {CHANGED_LINES} USING ({LINE})"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {table}{scope}")
+
+
+def _rewrite(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, full: bool, scope: str) -> None:
+    """Rebuild ``table`` from ``select_sql``: whole, or only the lines in ``scope`` (call in a transaction)."""
+    if full:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}")
+        return
+    con.execute(f"DELETE FROM {table} t USING {scope} s WHERE "
+                + " AND ".join(f"t.{c} = s.{c}" for c in LINE.split(", ")))
+    con.execute(f"INSERT INTO {table} BY NAME {select_sql}")
+
+
+def _file_batches(con: duckdb.DuckDBPyConnection, relation: str) -> list[list[str]]:
+    """Whole files (a record never spans two) grouped into batches of about ``BATCH_ROWS`` lines;
+    always at least one batch, so an empty input still gives typed (empty) results."""
+    batches: list[list[str]] = [[]]
+    rows = 0
+    for source_file, count in con.sql(f"SELECT source_file, count(*) FROM {relation} GROUP BY 1 ORDER BY 1").fetchall():
+        if rows and rows + count > BATCH_ROWS:
+            batches.append([])
+            rows = 0
+        batches[-1].append(source_file)
+        rows += count
+    return batches

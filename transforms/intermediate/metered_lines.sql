@@ -5,7 +5,7 @@ WITH joined AS (
     SELECT l.*, k.customer_id, c.currency, c.timezone, m.metric_id, m.aggregation, m.property,
         CASE WHEN l.source = 'sequence' AND m.property IS NOT NULL
              THEN '$."' || replace(m.property, '"', '\"') || '"' END AS property_path
-    FROM int_resolved_lines l
+    FROM meter_input l
     LEFT JOIN ref_customer_keys k ON k.source = l.source AND k.source_customer_key = l.customer_key
     LEFT JOIN ref_customers c ON c.customer_id = k.customer_id
     LEFT JOIN ref_meters m ON m.source = l.source AND m.event_type = l.event_type

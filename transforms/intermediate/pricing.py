@@ -12,6 +12,9 @@ import polars as pl
 
 LINE_KEY = ["source_file", "line_number", "record_index", "property_index"]
 RECORD_KEY = ["source_file", "line_number", "record_index"]
+PRICING_INPUT = [*LINE_KEY, "metric_id", "customer_id", "currency", "aggregation", "local_date", "period_start",
+                 "unit_price", "outcome", "reason", "detail"]
+PRICED_COLUMNS = [*LINE_KEY, "unit_price", "price_source", "outcome", "reason", "detail", "invoice_id"]
 
 
 def book_prices(lines: pl.LazyFrame, prices: pl.LazyFrame) -> pl.LazyFrame:

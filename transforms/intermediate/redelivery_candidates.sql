@@ -2,7 +2,7 @@
 -- these can be re-deliveries, since equal JSON values have equal receivedAt strings.
 WITH standing AS (
     SELECT DISTINCT source, source_file, line_number, received_at, received_at_text
-    FROM staged_lines
+    FROM resolve_input
     WHERE reason IS NULL AND NOT vendor_rejected
 ), grouped AS (
     SELECT *, count(*) OVER (PARTITION BY source, received_at_text) AS lines_sharing

@@ -9,7 +9,7 @@ WITH marked AS (
              WHEN r.first_file IS NOT NULL THEN 'duplicate' END AS early_outcome,
         r.first_file || ':' || r.first_line || ':' || l.record_index AS redelivery_of,
         sub_microseconds(l.received_at_text) AS received_sub_us
-    FROM staged_lines l
+    FROM resolve_input l
     LEFT JOIN redeliveries r USING (source, source_file, line_number)
 ), keyed AS (
     SELECT *,

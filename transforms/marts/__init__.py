@@ -1,4 +1,9 @@
-"""Marts: what analysts query (SPEC §5), rebuilt from ``int_priced_usage``."""
+"""Marts: what analysts query (SPEC §5).
+
+``usage_events``, ``quarantine`` and ``reconciliation`` are views over ``int_priced_usage`` in the
+working database; the published warehouse holds them as tables. Invoices are tables, rebuilt one
+billing month at a time: the months pricing marked stale, or the months a run asks for.
+"""
 
 from __future__ import annotations
 
@@ -9,31 +14,42 @@ import polars as pl
 
 from transforms.marts.invoices import build_invoice_lines, build_invoices
 from transforms.sql_files import read_sql
+from transforms.transactions import transaction
 
-TABLE_MODELS = ("usage_events", "quarantine", "reconciliation")
+VIEW_MODELS = ("usage_events", "quarantine", "reconciliation")
+INVOICE_TABLES = ("invoice_lines", "invoices")
 
 
-def build_table(con: duckdb.DuckDBPyConnection, name: str) -> int:
-    """Rebuild one of ``TABLE_MODELS`` in one statement; returns its row count."""
-    if name not in TABLE_MODELS:
+def define_view(con: duckdb.DuckDBPyConnection, name: str) -> int:
+    """(Re)define one of ``VIEW_MODELS``; returns its row count."""
+    if name not in VIEW_MODELS:
         raise ValueError(name)
-    con.execute(f"CREATE OR REPLACE TABLE {name} AS {read_sql(__file__, name + '.sql')}")
+    con.execute(f"CREATE OR REPLACE VIEW {name} AS {read_sql(__file__, name + '.sql')}")
     return con.sql(f"SELECT count(*) FROM {name}").fetchall()[0][0]
 
 
-def billed_lines(con: duckdb.DuckDBPyConnection, periods: list[date]) -> pl.LazyFrame:
-    return (
-        con.sql(
-            "SELECT * FROM int_priced_usage WHERE outcome = 'billed' AND list_contains(?, period_start)",
-            params=[periods],
-        )
-        .pl()
-        .lazy()
-    )
+def stale_periods(con: duckdb.DuckDBPyConnection) -> list[date]:
+    """Months whose invoices no longer match the priced usage."""
+    return [row[0] for row in con.sql("SELECT period_start FROM int_stale_periods ORDER BY 1").fetchall()]
 
 
 def invoices_for(con: duckdb.DuckDBPyConnection, periods: list[date]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Invoice lines and invoices of the given periods (first days of months)."""
-    billed = billed_lines(con, periods)
-    lines = build_invoice_lines(billed)
-    return lines, build_invoices(lines, billed)
+    aggregated = con.sql(read_sql(__file__, "invoice_lines.sql"), params=[periods]).pl()
+    records = con.sql(read_sql(__file__, "invoice_records.sql"), params=[periods]).pl()
+    lines = build_invoice_lines(aggregated)
+    return lines, build_invoices(lines, records)
+
+
+def rebuild_invoices(con: duckdb.DuckDBPyConnection, periods: list[date]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Replace the invoices of ``periods``, all months or none, and clear them from the stale list."""
+    lines, invoices = invoices_for(con, periods)
+    with transaction(con):
+        for table, rows in zip(INVOICE_TABLES, (lines, invoices)):
+            con.register("period_rows", rows)
+            con.execute(f"DELETE FROM {table} WHERE list_contains(?, period_start)", [periods])
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM period_rows")
+            con.unregister("period_rows")
+        con.execute("DELETE FROM int_stale_periods WHERE list_contains(?, period_start)", [periods])
+        con.execute("UPDATE int_invoice_writes SET writes = writes + 1")
+    return lines, invoices

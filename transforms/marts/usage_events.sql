@@ -8,4 +8,3 @@ SELECT
     outcome, reason, detail, decided_by, invoice_id,
     dedup_key, version_key, status, member
 FROM int_priced_usage
-ORDER BY source, source_file, line_number, record_index, property_index

@@ -1,0 +1,107 @@
+"""The change log that makes runs incremental.
+
+Resolution (steps 5–8) is the only step that looks across records. Each time it runs on new staged
+lines it records a *change*: the lines whose outcome it recomputed, or a full rebuild (first run, or
+reference data that differ from the last run's). Every later layer is a function of each line alone
+(given the reference data), so it keeps a watermark of the changes it applied and redoes only their
+lines. A layer that has nothing pending does no work, which is what makes a run with nothing new cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from transforms.sql_files import read_sql
+
+LINE = "source, source_file, line_number"  # a dump line: the unit of change
+CHANGED_LINES = "changed_lines"  # temp table: the lines a consumer must redo
+CONSUMERS = ("metered_lines", "priced_usage", "publish")
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What a consumer must redo: everything (``full``), or the lines in the ``changed_lines`` temp table."""
+
+    applied_after: int
+    change_id: int
+    full: bool
+
+
+def create_change_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(read_sql(__file__, "schema.sql"))
+
+
+def current_reference_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The fingerprint of the reference data in the ``ref_*`` tables (written with them)."""
+    found = con.sql("SELECT 1 FROM duckdb_tables() WHERE table_name = 'ref_fingerprint' AND NOT temporary").fetchall()
+    return con.sql("SELECT sha256 FROM ref_fingerprint").fetchall()[0][0] if found else None
+
+
+def latest_reference_hash(con: duckdb.DuckDBPyConnection) -> str | None:
+    rows = con.sql("SELECT reference_hash FROM int_changes ORDER BY change_id DESC LIMIT 1").fetchall()
+    return rows[0][0] if rows else None
+
+
+def record_change(con: duckdb.DuckDBPyConnection, full: bool, reference_hash: str, lines: str | None) -> int:
+    """Log a change; ``lines`` names a relation of (source, source_file, line_number) unless ``full``.
+
+    Call inside the transaction that rewrites the resolved lines, so the log never disagrees with them.
+    """
+    change_id = con.sql("SELECT coalesce(max(change_id), 0) + 1 FROM int_changes").fetchall()[0][0]
+    con.execute("INSERT INTO int_changes VALUES (?, ?, ?, now())", [change_id, full, reference_hash])
+    if full:
+        con.execute("DELETE FROM int_changed_lines")
+    else:
+        con.execute(
+            f"INSERT INTO int_changed_lines SELECT DISTINCT ?, {LINE} FROM {lines}",
+            [change_id],
+        )
+    # Lines every consumer has applied are no longer needed.
+    con.execute(
+        """DELETE FROM int_changed_lines WHERE change_id <= (
+               SELECT CASE WHEN count(*) = len(?) THEN min(change_id) ELSE 0 END
+               FROM int_consumed_changes WHERE list_contains(?, consumer))""",
+        [list(CONSUMERS), list(CONSUMERS)],
+    )
+    return change_id
+
+
+def pending(con: duckdb.DuckDBPyConnection, consumer: str) -> Pending | None:
+    """The changes ``consumer`` has not applied yet, or None. Unless full, fills ``changed_lines``."""
+    applied = con.sql(
+        "SELECT coalesce(max(change_id), 0) FROM int_consumed_changes WHERE consumer = ?", params=[consumer]
+    ).fetchall()[0][0]
+    return _changes_after(con, applied)
+
+
+def last_applied(con: duckdb.DuckDBPyConnection, consumer: str) -> Pending | None:
+    """The changes ``consumer`` applied last time (to audit what it wrote), like ``pending``."""
+    rows = con.sql(
+        "SELECT applied_after FROM int_consumed_changes WHERE consumer = ?", params=[consumer]
+    ).fetchall()
+    return _changes_after(con, rows[0][0]) if rows else None
+
+
+def _changes_after(con: duckdb.DuckDBPyConnection, applied: int) -> Pending | None:
+    latest, full = con.sql(
+        "SELECT max(change_id), coalesce(bool_or(full_rebuild), false) FROM int_changes WHERE change_id > ?",
+        params=[applied],
+    ).fetchall()[0]
+    if latest is None:
+        return None
+    if not full:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {CHANGED_LINES} AS
+                SELECT DISTINCT {LINE} FROM int_changed_lines WHERE change_id > ?""",
+            [applied],
+        )
+    return Pending(applied, latest, full)
+
+
+def mark_applied(con: duckdb.DuckDBPyConnection, consumer: str, change: Pending) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO int_consumed_changes VALUES (?, ?, ?)",
+        [consumer, change.change_id, change.applied_after],
+    )
