@@ -6,6 +6,8 @@ import dagster as dg
 import polars as pl
 
 BILLING_PERIODS_KEY = "billing_periods"
+LOAD_ID_KEY = "load_id"  # raw: the load this run added (absent when it added nothing)
+STAGED_AFTER_KEY = "staged_after"  # staging: this run staged the loads after this one
 
 
 def table_metadata(frame: pl.DataFrame, rows: int | None = None, **extra) -> dict:

@@ -61,8 +61,12 @@ PRICED_USAGE = pa.DataFrameSchema(
             (pl.col("outcome") != "billed") | (pl.col("unit_price").is_not_null() & pl.col("customer_id").is_not_null()
              & pl.col("metric_id").is_not_null() & pl.col("period_start").is_not_null())),
             error="a billed line has a customer, metric, unit price and period"),
+        pa.Check(lambda d: d.lazyframe.select(
+            pl.col("outcome").n_unique().over("source_file", "line_number", "record_index") == 1),
+            error="every line of a record has the record's one outcome"),
     ],
     unique=["source_file", "line_number", "record_index", "property_index"],
+    metadata={"reads": ["customer_id", "metric_id", "period_start"]},
 )
 
 INVOICE_LINES = pa.DataFrameSchema(
@@ -92,6 +96,12 @@ INVOICES = pa.DataFrameSchema(
         "event_count": pa.Column(pl.Int64, pa.Check.ge(1)),
     },
 )
+
+
+def columns(schema: pa.DataFrameSchema) -> list[str]:
+    """The columns a contract reads: its own, its unique key, and those its frame-level checks use."""
+    wanted = [*schema.columns, *(schema.unique or []), *((schema.metadata or {}).get("reads", []))]
+    return list(dict.fromkeys(["source_file", *wanted]))
 
 
 def failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.DataFrame | None:

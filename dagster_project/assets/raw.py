@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.metadata import table_metadata
+from dagster_project.metadata import LOAD_ID_KEY, table_metadata
 from dagster_project.resources import TallyWarehouse
 from transforms.raw.dump_files import SOURCES, discover_dump_files
 from transforms.raw.load import load_dump_files, raw_table
@@ -44,5 +44,6 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: TallyWarehouse):
                     preview, rows,
                     new_files=len([f for f in report.loaded if f.source == source]),
                     new_lines=report.lines_by_source[source],
+                    **({LOAD_ID_KEY: report.load_id} if report.lines_by_source[source] else {}),
                 ),
             )

@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from dagster_project.metadata import table_metadata
+from dagster_project.metadata import STAGED_AFTER_KEY, table_metadata
 from dagster_project.resources import TallyWarehouse
 from transforms.staging import MODELS, VendorModel, stage_new_lines
 
@@ -20,11 +20,13 @@ def staging_asset(model: VendorModel) -> dg.AssetsDefinition:
     )
     def _staging(context: dg.AssetExecutionContext, warehouse: TallyWarehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:
+            staged_after = con.sql(f"SELECT coalesce(max(load_id), 0) FROM {model.table}").fetchall()[0][0]
             added = stage_new_lines(con, model)
             context.log.info(f"staged {added} new {model.source} usage lines")
             rows = con.sql(f"SELECT count(*) FROM {model.table}").fetchall()[0][0]
             preview = con.sql(f"SELECT * FROM {model.table} ORDER BY source_file, line_number LIMIT 10").pl()
-        return dg.MaterializeResult(metadata=table_metadata(preview, rows, new_lines=added))
+        written = {STAGED_AFTER_KEY: staged_after} if added else {}
+        return dg.MaterializeResult(metadata=table_metadata(preview, rows, new_lines=added, **written))
 
     return _staging
 

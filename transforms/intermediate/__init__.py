@@ -24,12 +24,11 @@ from transforms.changes import (
     pending,
     record_change,
 )
+from transforms.batches import BATCH_ROWS, file_batches
 from transforms.intermediate.canonical_json import canonical_json
 from transforms.intermediate.pricing import LINE_KEY, PRICED_COLUMNS, PRICING_INPUT, price_lines
 from transforms.sql_files import read_sql
 from transforms.transactions import transaction
-
-BATCH_ROWS = 500_000  # usage lines priced per Polars batch: bounds memory whatever the load
 
 
 def find_redeliveries(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -110,7 +109,7 @@ def price_usage(con: duckdb.DuckDBPyConnection) -> Pending | None:
         return None
     _input_view(con, "price_input", "int_metered_lines", change)
     prices = con.sql("SELECT * FROM ref_prices").pl().lazy()
-    for n, files in enumerate(_file_batches(con, "price_input")):
+    for n, files in enumerate(file_batches(con, "price_input", BATCH_ROWS)):
         lines = con.sql(
             f"SELECT {', '.join(PRICING_INPUT)} FROM price_input WHERE list_contains(?, source_file)", params=[files]
         ).pl()
@@ -152,17 +151,3 @@ def _rewrite(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, full: 
     con.execute(f"DELETE FROM {table} t USING {scope} s WHERE "
                 + " AND ".join(f"t.{c} = s.{c}" for c in LINE.split(", ")))
     con.execute(f"INSERT INTO {table} BY NAME {select_sql}")
-
-
-def _file_batches(con: duckdb.DuckDBPyConnection, relation: str) -> list[list[str]]:
-    """Whole files (a record never spans two) grouped into batches of about ``BATCH_ROWS`` lines;
-    always at least one batch, so an empty input still gives typed (empty) results."""
-    batches: list[list[str]] = [[]]
-    rows = 0
-    for source_file, count in con.sql(f"SELECT source_file, count(*) FROM {relation} GROUP BY 1 ORDER BY 1").fetchall():
-        if rows and rows + count > BATCH_ROWS:
-            batches.append([])
-            rows = 0
-        batches[-1].append(source_file)
-        rows += count
-    return batches

@@ -15,6 +15,7 @@ from transforms.transactions import transaction
 
 @dataclass
 class LoadReport:
+    load_id: int = 0
     loaded: list[DumpFile] = field(default_factory=list)
     skipped: list[DumpFile] = field(default_factory=list)
     lines_by_source: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SOURCES, 0))
@@ -40,7 +41,7 @@ def load_dump_files(con: duckdb.DuckDBPyConnection, files: Iterable[DumpFile]) -
     create_raw_tables(con)
     load_id = next_load_id(con)
     known = {row[0] for row in con.sql("SELECT file_sha256 FROM raw_files").fetchall()}
-    report = LoadReport()
+    report = LoadReport(load_id=load_id)
     for dump in files:
         if dump.sha256 in known:
             report.skipped.append(dump)
