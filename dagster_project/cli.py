@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from dagster_project.resources import DEFAULT_DB, DEFAULT_RAW_DIR, DEFAULT_REFERENCE_DIR
+from dagster_project.resources import DEFAULT_DB, DEFAULT_MEMORY_LIMIT, DEFAULT_RAW_DIR, DEFAULT_REFERENCE_DIR
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
                      help="folder of the reference CSVs (env TALLY_REFERENCE_DIR, default %(default)s)")
     run.add_argument("--db", default=os.environ.get("TALLY_DB", DEFAULT_DB),
                      help="warehouse file analysts query (env TALLY_DB, default %(default)s)")
+    run.add_argument("--memory-limit", default=os.environ.get("TALLY_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT),
+                     help="memory DuckDB may use before it spills to disk (env TALLY_MEMORY_LIMIT, "
+                          "default %(default)s)")
     generate = commands.add_parser("generate", help="write realistic synthetic dumps and reference data")
     generate.add_argument("--records", type=int, required=True, help="number of records, a quarter per source")
     generate.add_argument("--out", type=Path, required=True, help="folder for raw/ and reference/")
@@ -34,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from dagster_project.runner import RunFailed, run_pipeline
 
     try:
-        summary = run_pipeline(Path(args.raw_dir), Path(args.reference_dir), Path(args.db))
+        summary = run_pipeline(Path(args.raw_dir), Path(args.reference_dir), Path(args.db), args.memory_limit)
     except RunFailed as failure:
         print(f"\ntally run failed: {failure}", file=sys.stderr)
         return 1

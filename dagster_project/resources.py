@@ -12,14 +12,17 @@ import dagster as dg
 DEFAULT_RAW_DIR = "data/raw"
 DEFAULT_REFERENCE_DIR = "data/reference"
 DEFAULT_DB = "data/warehouse.duckdb"
+DEFAULT_MEMORY_LIMIT = "1GB"
 
 
 class TallyWarehouse(dg.ConfigurableResource):
-    """Paths of one tally installation. The working database sits beside the published warehouse."""
+    """Paths of one tally installation (the working database sits beside the published warehouse), and
+    the memory DuckDB may use before it spills to disk."""
 
     raw_dir: str = DEFAULT_RAW_DIR
     reference_dir: str = DEFAULT_REFERENCE_DIR
     db: str = DEFAULT_DB
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
 
     @classmethod
     def from_env(cls) -> "TallyWarehouse":
@@ -27,13 +30,14 @@ class TallyWarehouse(dg.ConfigurableResource):
             raw_dir=os.environ.get("TALLY_RAW_DIR", DEFAULT_RAW_DIR),
             reference_dir=os.environ.get("TALLY_REFERENCE_DIR", DEFAULT_REFERENCE_DIR),
             db=os.environ.get("TALLY_DB", DEFAULT_DB),
+            memory_limit=os.environ.get("TALLY_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT),
         )
 
     @contextmanager
     def connect(self) -> Iterator["duckdb.DuckDBPyConnection"]:  # noqa: F821
         from transforms.warehouse import connect_state
 
-        con = connect_state(Path(self.db))
+        con = connect_state(Path(self.db), self.memory_limit)
         try:
             yield con
         finally:

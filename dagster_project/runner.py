@@ -12,7 +12,7 @@ from dagster_project.definitions import build_definitions
 from dagster_project.jobs import TRIGGER_TAG
 from dagster_project.partitions import billing_months
 from dagster_project.progress import progress_logger
-from dagster_project.resources import TallyWarehouse
+from dagster_project.resources import DEFAULT_MEMORY_LIMIT, TallyWarehouse
 from transforms.marts import stale_periods
 
 PROGRESS = {"loggers": {"progress": {}}}
@@ -39,8 +39,10 @@ class Summary:
         return "\n".join(lines)
 
 
-def run_pipeline(raw_dir: Path, reference_dir: Path, db: Path, instance: dg.DagsterInstance | None = None) -> Summary:
-    warehouse = TallyWarehouse(raw_dir=str(raw_dir), reference_dir=str(reference_dir), db=str(db))
+def run_pipeline(raw_dir: Path, reference_dir: Path, db: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT,
+                 instance: dg.DagsterInstance | None = None) -> Summary:
+    warehouse = TallyWarehouse(raw_dir=str(raw_dir), reference_dir=str(reference_dir), db=str(db),
+                               memory_limit=memory_limit)
     defs = build_definitions(warehouse, loggers={"progress": progress_logger})
     instance = instance or (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral())
     load = defs.resolve_job_def("load")

@@ -47,6 +47,7 @@ STAGED_LINES = pa.DataFrameSchema(
 PRICED_USAGE = pa.DataFrameSchema(
     {
         "source": pa.Column(str, pa.Check.isin(list(SOURCES))),
+        "property_index": pa.Column(pl.Int32, pa.Check.ge(0)),
         "outcome": pa.Column(str, pa.Check.isin(OUTCOMES)),
         "reason": pa.Column(str, pa.Check.isin(REASONS), nullable=True),
         "quantity": pa.Column(QUANTITY, nullable=True),
@@ -64,6 +65,9 @@ PRICED_USAGE = pa.DataFrameSchema(
         pa.Check(lambda d: d.lazyframe.select(
             pl.col("outcome").n_unique().over("source_file", "line_number", "record_index") == 1),
             error="every line of a record has the record's one outcome"),
+        pa.Check(lambda d: d.lazyframe.select(
+            (pl.col("property_index") == 0).any().over("source_file", "line_number", "record_index")),
+            error="every record has a first usage line (property_index 0)"),
     ],
     unique=["source_file", "line_number", "record_index", "property_index"],
     metadata={"reads": ["customer_id", "metric_id", "period_start"]},

@@ -43,10 +43,17 @@ def state_path(db: Path) -> Path:
     return db.with_name(db.stem + ".state.duckdb")
 
 
-def connect_state(db: Path) -> duckdb.DuckDBPyConnection:
-    """Open the working database with every layer's tables, views and macros in place."""
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+
+def connect_state(db: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
+    """Open the working database with every layer's tables, views and macros in place.
+
+    DuckDB's memory is capped (it spills to ``<state>.tmp`` beyond that) so a run's footprint stays
+    flat however large the dumps grow.
+    """
     db.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(state_path(db)))
+    con = duckdb.connect(str(state_path(db)), config={"memory_limit": memory_limit})
     con.execute("SET TimeZone = 'UTC'")
     create_raw_tables(con)
     create_change_tables(con)

@@ -1,6 +1,7 @@
--- One row per source: every record counted once, under exactly one outcome.
+-- One row per source: every record counted once (by its first usage line, property_index 0, which
+-- every record has), under its one outcome.
 WITH records AS (
-    SELECT DISTINCT source, source_file, line_number, record_index, outcome FROM int_priced_usage
+    SELECT source, outcome FROM int_priced_usage WHERE property_index = 0
 ), sources AS (
     SELECT unnest(['samplehc', 'tula', 'sequence', 'paygentic']) AS source
 )
