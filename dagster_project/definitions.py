@@ -7,6 +7,7 @@ from dagster_project.assets.marts import mart_assets
 from dagster_project.assets.raw import raw_tables
 from dagster_project.assets.staging import staging_assets
 from dagster_project.checks import checks
+from dagster_project.fanout import invoice_fanout
 from dagster_project.jobs import (
     daily_load_schedule,
     invoice_job,
@@ -22,7 +23,7 @@ def build_definitions(warehouse: TallyWarehouse | None = None, loggers: dict | N
     return dg.Definitions(
         assets=[raw_tables, *staging_assets, *intermediate_assets, *mart_assets],
         asset_checks=checks,
-        jobs=[load_job, invoice_job],
+        jobs=[load_job, invoice_job, invoice_fanout],
         schedules=[daily_load_schedule, monthly_invoice_schedule],
         sensors=[new_dump_files_sensor, invoices_after_load_sensor],
         resources={"warehouse": warehouse or TallyWarehouse.from_env()},

@@ -68,6 +68,8 @@ PRICED_USAGE = pa.DataFrameSchema(
         pa.Check(lambda d: d.lazyframe.select(
             (pl.col("property_index") == 0).any().over("source_file", "line_number", "record_index")),
             error="every record has a first usage line (property_index 0)"),
+        pa.Check(lambda d: d.lazyframe.select((pl.col("source") == "paygentic") | (pl.col("property_index") == 0)),
+                 error="outside paygentic batches a record is one usage line"),
     ],
     unique=["source_file", "line_number", "record_index", "property_index"],
     metadata={"reads": ["customer_id", "metric_id", "period_start"]},

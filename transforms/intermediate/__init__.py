@@ -63,7 +63,7 @@ def resolve_events(con: duckdb.DuckDBPyConnection) -> Pending | None:
     elif not _scope_new_lines(con):
         return None
     else:
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE resolve_input AS
+        con.execute(f"""CREATE OR REPLACE TEMP VIEW resolve_input AS
                         SELECT * FROM staged_lines SEMI JOIN resolve_scope USING ({LINE})""")
     con.register("redeliveries", find_redeliveries(con))
     try:
