@@ -29,15 +29,18 @@ def run_folder(warehouse: TallyWarehouse, run_id: str) -> Path:
     return db.with_name(db.stem + ".fanout") / run_id
 
 
-@dg.op(out=dg.DynamicOut())
+@dg.op(out={"folder": dg.Out(str), "partitions": dg.DynamicOut()})
 def export_partitions(context: dg.OpExecutionContext, config: FanoutConfig, warehouse: TallyWarehouse):
-    """Snapshot the billed usage to Parquet; one output per (month, shard) partition it holds."""
-    folder = run_folder(warehouse, context.run_id) / "billed_usage"
+    """Snapshot the billed usage to Parquet; the run's folder, and one output per (month, shard)
+    partition the snapshot holds."""
+    folder = run_folder(warehouse, context.run_id)
     with warehouse.connect() as con:
-        partitions = scale_out.export_billed_usage(con, folder, config.shards)
+        partitions = scale_out.export_billed_usage(con, folder / "billed_usage", config.shards)
     context.log.info(f"{len(partitions)} partitions ({config.shards} shards) in {folder}")
+    yield dg.Output(str(folder), output_name="folder")
     for period, shard in partitions:
-        yield dg.DynamicOutput((str(folder), period, shard), mapping_key=f"{period:%Y_%m}_shard_{shard}")
+        yield dg.DynamicOutput((str(folder / "billed_usage"), period, shard), output_name="partitions",
+                               mapping_key=f"{period:%Y_%m}_shard_{shard}")
 
 
 @dg.op
@@ -48,10 +51,10 @@ def partition_invoices(partition: tuple) -> tuple:
 
 
 @dg.op
-def gather_invoices(context: dg.OpExecutionContext, warehouse: TallyWarehouse, results: list) -> dg.Output[str]:
+def gather_invoices(folder: str, results: list) -> dg.Output[str]:
     """Concatenate the partitions' results, sorted as ``invoices_for`` sorts them, into two Parquet files
-    (none when there was no partition)."""
-    folder = run_folder(warehouse, context.run_id)
+    beside the snapshot (none when there was no partition)."""
+    folder = Path(folder)
     counts = {"invoice_lines": 0, "invoices": 0}
     if results:
         lines = pl.concat([lines for lines, _ in results]).sort("invoice_id", "metric_id", "unit_price")
@@ -67,7 +70,8 @@ def gather_invoices(context: dg.OpExecutionContext, warehouse: TallyWarehouse, r
 @dg.job(executor_def=dg.multiprocess_executor,
         description="Invoices of every billed month, one step per month × customer shard, from a Parquet snapshot.")
 def invoice_fanout():
-    gather_invoices(export_partitions().map(partition_invoices).collect())
+    folder, partitions = export_partitions()
+    gather_invoices(folder, partitions.map(partition_invoices).collect())
 
 
 def bound_invoice_fanout(**warehouse: str) -> dg.JobDefinition:

@@ -55,6 +55,5 @@ def shard_invoices(folder: Path, period: date, shard: int) -> tuple[pl.DataFrame
     if not files:
         raise FileNotFoundError(f"no Parquet files for {period} shard {shard} in {folder}")
     with duckdb.connect() as con:
-        con.execute("SET TimeZone = 'UTC'")
         con.read_parquet(files, hive_partitioning=False).create_view("int_priced_usage")
         return invoices_for(con, [period])

@@ -59,8 +59,7 @@ def _insert_file(con, dump: DumpFile, lines: pl.DataFrame, load_id: int) -> None
     try:
         with transaction(con):
             con.execute(
-                f"INSERT INTO {raw_table(dump.source)} "
-                "SELECT source_file, ?, line_number, redact_envelope(envelope), utf8_valid, ? FROM dump_lines",
+                f"INSERT INTO {raw_table(dump.source)} {read_sql(__file__, 'insert_lines.sql')}",
                 [dump.sha256, load_id],
             )
             con.execute(
