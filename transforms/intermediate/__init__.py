@@ -66,6 +66,7 @@ def resolve_events(con: duckdb.DuckDBPyConnection) -> Pending | None:
         con.execute(f"""CREATE OR REPLACE TEMP VIEW resolve_input AS
                         SELECT * FROM staged_lines SEMI JOIN resolve_scope USING ({LINE})""")
     con.register("redeliveries", find_redeliveries(con))
+    con.execute(read_sql(__file__, "resolve_marked.sql"))
     try:
         with transaction(con):
             _rewrite(con, "int_resolved_lines", read_sql(__file__, "resolve_events.sql"), full, "resolve_scope")
@@ -73,6 +74,7 @@ def resolve_events(con: duckdb.DuckDBPyConnection) -> Pending | None:
             con.execute("""INSERT OR REPLACE INTO int_resolved_loads
                            SELECT source, max(load_id) FROM staged_lines GROUP BY source""")
     finally:
+        con.execute("DROP VIEW resolve_marked")
         con.unregister("redeliveries")
     return Pending(change_id - 1, change_id, full)
 
@@ -96,6 +98,7 @@ def meter_lines(con: duckdb.DuckDBPyConnection) -> Pending | None:
     if change is None:
         return None
     _input_view(con, "meter_input", "int_resolved_lines", change)
+    con.execute(read_sql(__file__, "meter_checks.sql"))
     with transaction(con):
         _rewrite(con, "int_metered_lines", read_sql(__file__, "metered_lines.sql"), change.full, CHANGED_LINES)
         mark_applied(con, "metered_lines", change)

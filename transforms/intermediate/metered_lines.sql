@@ -1,41 +1,17 @@
 -- Steps 9–10 of SPEC §2 and the billing period: customer, meter, metered value, local date.
 -- A paygentic event is judged whole: any unmetered property makes the record unmetered, any bad
--- value quarantines it.
-WITH joined AS (
-    SELECT l.*, k.customer_id, c.currency, c.timezone, m.metric_id, m.aggregation, m.property,
-        CASE WHEN l.source = 'sequence' AND m.property IS NOT NULL
-             THEN '$."' || replace(m.property, '"', '\"') || '"' END AS property_path
-    FROM meter_input l
-    LEFT JOIN ref_customer_keys k ON k.source = l.source AND k.source_customer_key = l.customer_key
-    LEFT JOIN ref_customers c ON c.customer_id = k.customer_id
-    LEFT JOIN ref_meters m ON m.source = l.source AND m.event_type = l.event_type
-), valued AS (
-    SELECT *,
-        json_type(properties, property_path) AS value_type,
-        json_extract_string(properties, property_path) AS value_text
-    FROM joined
-), checked AS (
-    SELECT *,
-        CASE
-            WHEN outcome IS NOT NULL THEN NULL
-            WHEN customer_id IS NULL THEN 'unknown_customer: customer key ' || coalesce(customer_key, 'NULL') || ' is not in customer_keys.csv'
-            WHEN metric_id IS NULL THEN 'unmetered: no meter for ' || source || ' event type ' || coalesce(event_type, 'NULL')
-            WHEN property_path IS NULL THEN NULL
-            WHEN value_type IS NULL THEN 'invalid_value: eventProperties.' || property || ' is missing'
-            WHEN aggregation = 'unique_count' AND NOT (value_type = 'VARCHAR' OR is_json_number(value_type))
-                THEN 'invalid_value: eventProperties.' || property || ' is not a string or a number'
-            WHEN aggregation = 'unique_count' THEN NULL
-            WHEN NOT (is_json_number(value_type) OR (value_type = 'VARCHAR' AND is_plain_decimal(value_text)))
-                THEN 'invalid_value: eventProperties.' || property || ' is not a number'
-            WHEN is_negative(value_text) THEN 'invalid_value: eventProperties.' || property || ' is negative'
-            WHEN to_amount(value_text) IS NULL THEN 'invalid_value: eventProperties.' || property || ' does not fit DECIMAL(38, 18)'
-        END AS line_problem
-    FROM valued
+-- value quarantines it. Other records are one usage line each. Problems are rare, so the records
+-- that have one are found by a small aggregate rather than a window over every line.
+WITH record_problems AS (
+    SELECT source_file, line_number, record_index,
+        arg_min(line_problem, CASE WHEN starts_with(line_problem, 'unmetered') THEN 0 ELSE 1 END) AS record_problem
+    FROM meter_checks
+    WHERE source = 'paygentic' AND line_problem IS NOT NULL
+    GROUP BY ALL
 ), judged AS (
-    SELECT *,
-        arg_min(line_problem, CASE WHEN starts_with(line_problem, 'unmetered') THEN 0 WHEN line_problem IS NOT NULL THEN 1 END) OVER (
-            PARTITION BY source, source_file, line_number, record_index) AS record_problem
-    FROM checked
+    SELECT c.*, coalesce(r.record_problem, c.line_problem) AS record_problem
+    FROM meter_checks c
+    LEFT JOIN record_problems r USING (source_file, line_number, record_index)
 )
 SELECT * EXCLUDE (property_path, value_type, value_text, line_problem, record_problem, quantity, outcome, reason, detail),
     CASE

@@ -1,29 +1,28 @@
--- Steps 5–8 of SPEC §2 over every staged line: vendor rejection, re-delivery, idempotency keys and
--- versions, status. `outcome` is NULL for lines still standing. Order is (receivedAt, source_file,
+-- Steps 5–8 of SPEC §2 over the lines in `resolve_marked`: vendor rejection, re-delivery, idempotency
+-- keys and versions, status. The first copy of each key and the winning version of each event are
+-- small aggregates joined back, not windows over every line. `outcome` is NULL for lines still standing. Order is (receivedAt, source_file,
 -- line_number, record_index), never the load order; fractional digits beyond the microsecond count too.
-WITH marked AS (
-    SELECT l.*,
-        l.source_file || ':' || l.line_number || ':' || l.record_index AS record_id,
-        CASE WHEN l.reason IS NOT NULL THEN 'quarantined'
-             WHEN l.vendor_rejected THEN 'rejected_by_vendor'
-             WHEN r.first_file IS NOT NULL THEN 'duplicate' END AS early_outcome,
-        r.first_file || ':' || r.first_line || ':' || l.record_index AS redelivery_of,
-        sub_microseconds(l.received_at_text) AS received_sub_us
-    FROM resolve_input l
-    LEFT JOIN redeliveries r USING (source, source_file, line_number)
+WITH first_of_keys AS (
+    SELECT source, dedup_key,
+        arg_min(record_id, (received_at, received_sub_us, source_file, line_number, record_index)) AS first_of_key
+    FROM resolve_marked
+    WHERE early_outcome IS NULL AND NOT replay AND dedup_key IS NOT NULL
+    GROUP BY ALL
+), version_winners AS (
+    -- A missing version time loses to any present one, as NULLS LAST would in a descending order.
+    SELECT source, version_key,
+        arg_max(record_id, (version_at IS NOT NULL, version_at, version_sub_us IS NOT NULL, version_sub_us,
+                            received_at, received_sub_us, source_file, line_number, record_index)) AS version_winner
+    FROM resolve_marked
+    WHERE early_outcome IS NULL AND version_key IS NOT NULL
+    GROUP BY ALL
 ), keyed AS (
-    SELECT *,
-        CASE WHEN early_outcome IS NULL AND dedup_key IS NOT NULL THEN first_value(
-            CASE WHEN early_outcome IS NULL AND NOT replay THEN record_id END IGNORE NULLS) OVER (
-            PARTITION BY source, dedup_key
-            ORDER BY received_at, received_sub_us, source_file, line_number, record_index
-            ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) END AS first_of_key,
-        CASE WHEN early_outcome IS NULL AND version_key IS NOT NULL THEN first_value(
-            CASE WHEN early_outcome IS NULL THEN record_id END IGNORE NULLS) OVER (
-            PARTITION BY source, version_key
-            ORDER BY version_at DESC, version_sub_us DESC, received_at DESC, received_sub_us DESC, source_file DESC, line_number DESC, record_index DESC
-            ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) END AS version_winner
-    FROM marked
+    SELECT m.*,
+        CASE WHEN early_outcome IS NULL AND dedup_key IS NOT NULL THEN f.first_of_key END AS first_of_key,
+        CASE WHEN early_outcome IS NULL AND version_key IS NOT NULL THEN v.version_winner END AS version_winner
+    FROM resolve_marked m
+    LEFT JOIN first_of_keys f USING (source, dedup_key)
+    LEFT JOIN version_winners v USING (source, version_key)
 ), decided AS (
     SELECT k.*, s.effect, CASE
         WHEN early_outcome = 'quarantined' THEN 'invalid'
