@@ -48,7 +48,7 @@ def measure(command: list[str]) -> Measure:
 def floor_command(raw: Path) -> list[str]:
     script = (
         "import duckdb, sys; sql = open(sys.argv[1]).read(); "
-        "print(duckdb.connect().sql(sql, params=[sys.argv[2]] * 4).fetchall())"
+        "print(duckdb.connect().sql(sql, params=[sys.argv[2]] * sql.count('?')).fetchall())"
     )
     return [sys.executable, "-c", script, str(HERE / "floor.sql"), str(raw)]
 
