@@ -113,8 +113,16 @@ def main() -> None:
     parser.add_argument("--records", type=int, action="append", help="size to run (repeatable); default 1M and 10M")
     parser.add_argument("--work", type=Path, default=Path("/tmp/tally-bench"))
     args = parser.parse_args()
+    results = []
     for records in args.records or [1_000_000, 10_000_000]:
-        print(report(bench(records, args.work / str(records))), flush=True)
+        results.append(bench(records, args.work / str(records)))
+        print(report(results[-1]), flush=True)
+    if len(results) > 1:
+        small, large = results[0], results[-1]
+        peak = max(r.peak_mib for r in (large["full"], large["incremental"], large["scratch"]))
+        base = max(r.peak_mib for r in (small["full"], small["incremental"], small["scratch"]))
+        print(f"peak RSS at {large['records']:,} / at {small['records']:,} records: {peak / base:.2f}x  "
+              f"(target: about 1, and at most 2048 MiB; here {peak:.0f} MiB)")
 
 
 if __name__ == "__main__":

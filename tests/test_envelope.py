@@ -224,6 +224,25 @@ def test_vendor_rejection_by_response_status(tmp_path):
     assert counts == [("samplehc", 9, 4, 4, 1), ("tula", 2, 1, 1, 0)]
 
 
+def test_a_response_body_that_is_not_an_object_rejects_and_replays_nothing(tmp_path):
+    bodies = ["idempotentReplay", ["idempotentReplay", True], None, 7]
+    write_dump(tmp_path / "raw", "samplehc/resp.jsonl", [
+        claim(2 ** i, f"2026-10-03T12:00:0{i}Z", response={"status": 200, "body": b}) for i, b in enumerate(bodies)])
+    write_dump(tmp_path / "raw", "paygentic/resp.jsonl", [
+        envelope({"events": [{"idempotencyKey": f"k{i}", "customerId": "cust-usd", "merchantId": "m1",
+                              "timestamp": "2026-10-05T12:00:00Z",
+                              "properties": [{"billableMetricId": "requests", "quantity": 1}]}]},
+                 f"2026-10-03T12:00:0{i}Z", response={"status": 207, "body": b})
+        for i, b in enumerate(["failed", [{"index": 0}], None])])
+
+    r = run(tmp_path)
+
+    assert set(r.outcomes().values()) == {("billed", None)}
+    assert len(r.outcomes()) == 7
+    # claims: 1 + 2 + 4 + 8 = 15 at 0.50; paygentic: 3 requests at 1
+    assert totals(r) == {("c_usd", "2026-10-01"): Decimal("10.50")}
+
+
 def test_redelivery_is_equality_as_json_values(tmp_path):
     base = '{"receivedAt": "2026-10-03T12:00:00Z", "account": "org_usd", "body": {"eventSlug": "claim-check", "quantity": 3}}'
     lines = [

@@ -238,6 +238,27 @@ def test_missing_account_is_its_own_scope(tmp_path):
         ("INV-202610-c_usd", "characters", Decimal("0.001"), Decimal(54300), Decimal("54.30"), 3)]
 
 
+def test_account_scopes_compare_as_json_values(tmp_path):
+    write_dump(tmp_path / "raw", F, [
+        envelope(msg(1, customerEventId="e1"), received_at=at(3), account="7"),
+        envelope(msg(20, customerEventId="e1"), received_at=at(4), account=7),        # a number: another scope
+        envelope(msg(300, customerEventId="e1"), received_at=at(5), account="7"),
+        json.dumps(envelope(msg(4000, customerEventId="e1"), received_at=at(6), account="café")),  # caf\u00e9
+        json.dumps(envelope(msg(50000, customerEventId="e1"), received_at=at(7), account="café"), ensure_ascii=False),
+    ])
+    r = run(tmp_path)
+    assert r.outcomes() == {
+        (F, 1, 0): ("superseded", None),
+        (F, 2, 0): ("billed", None),
+        (F, 3, 0): ("billed", None),
+        (F, 4, 0): ("superseded", None),
+        (F, 5, 0): ("billed", None),
+    }
+    # 20 + 300 + 50000 = 50320 characters x 0.001 = 50.32
+    assert r.invoice_lines() == [
+        ("INV-202610-c_usd", "characters", Decimal("0.001"), Decimal(50320), Decimal("50.32"), 3)]
+
+
 def test_without_customer_event_id_each_request_is_its_own_event(tmp_path):
     write_dump(tmp_path / "raw", F, [
         envelope(msg(100), received_at=at(3), account="A"),

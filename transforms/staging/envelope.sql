@@ -1,32 +1,47 @@
 -- The envelope rules every source shares (SPEC §2 steps 1–2 and the captured response).
 -- Input: `raw_batch` (raw lines to stage) and `non_strict_json` (lines DuckDB's lenient parser accepts
--- but strict JSON does not). Output: one row per raw line.
-WITH lines AS (
+-- but strict JSON does not). Output: one row per raw line. `body`, `headers` and `response_body` are
+-- JSON text, set only when they are objects; `account` and `path` are json_extract_string texts, with
+-- their JSON types. A JSON function given a list of paths parses the line once for all of them.
+WITH typed AS (
     SELECT r.source_file, r.line_number, r.envelope AS line, r.utf8_valid,
-           CASE WHEN r.utf8_valid AND n.line_number IS NULL AND json_valid(r.envelope)
-                THEN json_type(r.envelope) END AS top_type
+        CASE WHEN r.utf8_valid AND n.line_number IS NULL AND json_valid(r.envelope) THEN json_type(r.envelope,
+            ['$', '$.receivedAt', '$.body', '$.headers', '$.response', '$.response.status', '$.response.body',
+             '$.account', '$.path']) END AS types
     FROM raw_batch r
     LEFT JOIN non_strict_json n USING (source_file, line_number)
+), parsed AS (
+    SELECT source_file, line_number, utf8_valid, types,
+        CASE WHEN types[1] = 'OBJECT' THEN json_extract_string(line,
+            ['$.receivedAt', '$.body', '$.headers', '$.response.status', '$.response.body', '$.account', '$.path']) END AS texts
+    FROM typed
 ), fields AS (
-    SELECT *,
-        json_type(obj, '$.receivedAt') AS received_at_type,
-        json_extract_string(obj, '$.receivedAt') AS received_at_text,
-        json_type(obj, '$.body') AS body_type,
-        json_type(obj, '$.headers') AS headers_type,
-        json_type(obj, '$.response') AS response_type,
-        json_type(obj, '$.response.status') AS status_type
-    FROM (SELECT *, CASE WHEN top_type = 'OBJECT' THEN line::JSON END AS obj FROM lines)
+    SELECT source_file, line_number, utf8_valid,
+        types[1] AS top_type,
+        types[2] AS received_at_type,   texts[1] AS received_at_text,
+        types[3] AS body_type,          texts[2] AS body_text,
+        types[4] AS headers_type,       texts[3] AS headers_text,
+        types[5] AS response_type,
+        types[6] AS status_type,        texts[4] AS status_text,
+        types[7] AS response_body_type, texts[5] AS response_body_text,
+        types[8] AS account_type,       texts[6] AS account,
+        types[9] AS path_type,          texts[7] AS path,
+        to_instant(texts[1]) AS received_at
+    FROM parsed
 )
 SELECT
     source_file,
     line_number,
-    obj,
     received_at_text,
-    to_instant(received_at_text) AS received_at,
-    CASE WHEN body_type = 'OBJECT' THEN json_extract(obj, '$.body') END AS body,
-    CASE WHEN headers_type = 'OBJECT' THEN json_extract(obj, '$.headers') END AS headers,
-    CASE WHEN response_type = 'OBJECT' THEN TRY_CAST(json_extract_string(obj, '$.response.status') AS INTEGER) END AS response_status,
-    CASE WHEN response_type = 'OBJECT' THEN json_extract(obj, '$.response.body') END AS response_body,
+    received_at,
+    CASE WHEN body_type = 'OBJECT' THEN body_text END AS body,
+    CASE WHEN headers_type = 'OBJECT' THEN headers_text END AS headers,
+    CASE WHEN response_type = 'OBJECT' THEN TRY_CAST(status_text AS INTEGER) END AS response_status,
+    CASE WHEN response_body_type = 'OBJECT' THEN response_body_text END AS response_body,
+    account_type,
+    account,
+    path_type,
+    path,
     -- Every vendor documents 4xx/5xx as "not recorded"; paygentic adds its per-event `failed` list.
     coalesce(response_status >= 400, false) AS vendor_rejected,
     CASE
@@ -34,7 +49,7 @@ SELECT
         WHEN top_type IS NULL THEN 'invalid_json: the line is not JSON'
         WHEN top_type <> 'OBJECT' THEN 'invalid_json: the line is JSON but not an object'
         WHEN received_at_type IS NULL THEN 'invalid_envelope: receivedAt is missing'
-        WHEN received_at_type <> 'VARCHAR' OR NOT is_instant(received_at_text)
+        WHEN received_at_type <> 'VARCHAR' OR received_at IS NULL
             THEN 'invalid_envelope: receivedAt is not an RFC 3339 instant'
         WHEN body_type IS NULL THEN 'invalid_envelope: body is missing'
         WHEN body_type <> 'OBJECT' THEN 'invalid_envelope: body is not an object'

@@ -1,95 +1,85 @@
 -- paygentic: `body.events` is a batch; each event is a record and each of its properties a usage line.
--- A line that cannot be split into events is one record. An event with any bad property is
--- quarantined whole (schema problems before value problems); its siblings go on.
+-- A line that cannot be split into events is one record, without an event. An event with any bad
+-- property is quarantined whole (schema problems before value problems); its siblings go on.
 WITH batches AS (
     SELECT *,
-        CASE WHEN json_type(body, '$.events') = 'ARRAY' THEN json_array_length(body, '$.events') END AS batch_size,
+        CASE WHEN envelope_problem IS NULL THEN json_extract(body, '$.events[*]') END AS events,
         CASE WHEN response_status IN (201, 207) THEN list_transform(
             json_extract(response_body, '$.failed[*].index'), lambda i: TRY_CAST(i::VARCHAR AS INTEGER)) END AS failed_indexes
     FROM envelopes
-), events AS (
-    SELECT b.*, e.key::INTEGER AS record_index, e.value AS event, e.type AS event_json_type
-    FROM batches b, json_each(b.body, '$.events') e
-    WHERE b.envelope_problem IS NULL AND b.batch_size > 0
+), records AS MATERIALIZED (
+    -- Materialized so that the per-event work below runs on every thread: a scan gives each thread
+    -- whole row groups (122,880 lines), and batches are few lines holding many events.
+    SELECT * EXCLUDE (records), len(events) AS batch_size,
+        unnest(records) AS event, generate_subscripts(records, 1) - 1 AS record_index,
+        coalesce(envelope_problem,
+                 CASE WHEN len(events) = 0 THEN 'schema_violation: body.events must be a non-empty array' END) AS line_problem
+    FROM (SELECT *, CASE WHEN len(events) > 0 THEN events ELSE [NULL] END AS records FROM batches)
+), parsed AS (
+    SELECT *,
+        json_type(event, ['$', '$.idempotencyKey', '$.customerId', '$.merchantId', '$.timestamp',
+                          '$.properties', '$.entitlementId', '$.metadata']) AS types,
+        json_extract_string(event, ['$.idempotencyKey', '$.customerId', '$.merchantId', '$.timestamp']) AS texts,
+        list_transform(json_extract(event, '$.properties[*]'), lambda p: {
+            'types': json_type(p, ['$', '$.billableMetricId', '$.quantity', '$.price']),
+            'texts': json_extract_string(p, ['$.billableMetricId', '$.quantity', '$.price'])}) AS properties
+    FROM records
 ), event_fields AS (
     SELECT *,
-        json_type(event, '$.idempotencyKey') AS key_type,
-        json_extract_string(event, '$.idempotencyKey') AS idempotency_key,
-        json_type(event, '$.customerId') AS customer_type,
-        json_extract_string(event, '$.customerId') AS customer_id,
-        json_type(event, '$.merchantId') AS merchant_type,
-        json_extract_string(event, '$.merchantId') AS merchant_id,
-        json_type(event, '$.timestamp') AS timestamp_type,
-        json_extract_string(event, '$.timestamp') AS timestamp_text,
-        json_type(event, '$.properties') AS properties_type,
-        json_type(event, '$.entitlementId') AS entitlement_type,
-        json_type(event, '$.metadata') AS metadata_type
-    FROM events
-), properties AS (
-    SELECT f.source_file, f.line_number, f.record_index, p.key::INTEGER AS property_index, p.type AS property_json_type,
-        json_type(p.value, '$.billableMetricId') AS metric_type,
-        json_extract_string(p.value, '$.billableMetricId') AS metric_id,
-        json_type(p.value, '$.quantity') AS quantity_type,
-        json_extract_string(p.value, '$.quantity') AS quantity_text,
-        json_type(p.value, '$.price') AS price_type,
-        json_extract_string(p.value, '$.price') AS price_text
-    FROM event_fields f, json_each(f.event, '$.properties') p
-    WHERE f.event_json_type = 'OBJECT' AND f.properties_type = 'ARRAY'
-), property_checks AS (
-    SELECT *, CASE
-        WHEN property_json_type <> 'OBJECT' THEN 'schema_violation: property ' || property_index || ' is not an object'
-        WHEN metric_type IS DISTINCT FROM 'VARCHAR' THEN 'schema_violation: property ' || property_index || ' billableMetricId must be a string'
-        WHEN NOT is_json_number(quantity_type) THEN 'schema_violation: property ' || property_index || ' quantity must be a number'
-        WHEN wrong_type(price_type, 'VARCHAR') THEN 'schema_violation: property ' || property_index || ' price must be a string'
-        WHEN is_negative(quantity_text) THEN 'invalid_value: property ' || property_index || ' quantity is negative'
-        WHEN to_amount(quantity_text) IS NULL THEN 'invalid_value: property ' || property_index || ' quantity does not fit DECIMAL(38, 18)'
-        WHEN price_text IS NOT NULL AND NOT is_plain_decimal(price_text) THEN 'invalid_value: property ' || property_index || ' price is not a plain decimal'
-        WHEN is_negative(price_text) THEN 'invalid_value: property ' || property_index || ' price is negative'
-        WHEN price_text IS NOT NULL AND to_amount(price_text) IS NULL THEN 'invalid_value: property ' || property_index || ' price does not fit DECIMAL(38, 18)'
-    END AS property_problem
-    FROM properties
-), property_problems AS (
-    SELECT source_file, line_number, record_index,
-        arg_min(property_problem, (starts_with(property_problem, 'invalid_value'), property_index)) AS property_problem
-    FROM property_checks WHERE property_problem IS NOT NULL
-    GROUP BY ALL
+        types[1] AS event_json_type,
+        types[2] AS key_type,           texts[1] AS idempotency_key,
+        types[3] AS customer_type,      texts[2] AS customer_id,
+        types[4] AS merchant_type,      texts[3] AS merchant_id,
+        types[5] AS timestamp_type,     texts[4] AS timestamp_text,
+        types[6] AS properties_type,
+        types[7] AS entitlement_type,
+        types[8] AS metadata_type,
+        to_instant(texts[4]) AS occurred_at,
+        list_transform(properties, lambda p, i: {
+            'metric_id': p.texts[1],
+            'quantity': to_amount(p.texts[2]),
+            'unit_price': to_amount(p.texts[3]),
+            'problem': CASE
+                WHEN p.types[1] <> 'OBJECT' THEN 'schema_violation: property ' || (i - 1) || ' is not an object'
+                WHEN p.types[2] IS DISTINCT FROM 'VARCHAR' THEN 'schema_violation: property ' || (i - 1) || ' billableMetricId must be a string'
+                WHEN NOT is_json_number(p.types[3]) THEN 'schema_violation: property ' || (i - 1) || ' quantity must be a number'
+                WHEN wrong_type(p.types[4], 'VARCHAR') THEN 'schema_violation: property ' || (i - 1) || ' price must be a string'
+                WHEN is_negative(p.texts[2]) THEN 'invalid_value: property ' || (i - 1) || ' quantity is negative'
+                WHEN to_amount(p.texts[2]) IS NULL THEN 'invalid_value: property ' || (i - 1) || ' quantity does not fit DECIMAL(38, 18)'
+                WHEN p.texts[3] IS NOT NULL AND NOT is_plain_decimal(p.texts[3]) THEN 'invalid_value: property ' || (i - 1) || ' price is not a plain decimal'
+                WHEN is_negative(p.texts[3]) THEN 'invalid_value: property ' || (i - 1) || ' price is negative'
+                WHEN p.texts[3] IS NOT NULL AND to_amount(p.texts[3]) IS NULL THEN 'invalid_value: property ' || (i - 1) || ' price does not fit DECIMAL(38, 18)'
+            END}) AS property_lines
+    FROM parsed
 ), event_checks AS (
-    SELECT f.*, coalesce(CASE
+    SELECT *, coalesce(line_problem, CASE
         WHEN batch_size > 1000 THEN 'schema_violation: a batch holds at most 1000 events'
         WHEN event_json_type <> 'OBJECT' THEN 'schema_violation: event is not an object'
         WHEN key_type IS DISTINCT FROM 'VARCHAR' THEN 'schema_violation: idempotencyKey must be a string'
         WHEN customer_type IS DISTINCT FROM 'VARCHAR' THEN 'schema_violation: customerId must be a string'
         WHEN merchant_type IS DISTINCT FROM 'VARCHAR' THEN 'schema_violation: merchantId must be a string'
-        WHEN timestamp_type IS DISTINCT FROM 'VARCHAR' OR NOT is_instant(timestamp_text)
+        WHEN timestamp_type IS DISTINCT FROM 'VARCHAR' OR occurred_at IS NULL
             THEN 'schema_violation: timestamp must be an RFC 3339 date-time'
-        WHEN properties_type IS DISTINCT FROM 'ARRAY' OR json_array_length(event, '$.properties') = 0
+        WHEN properties_type IS DISTINCT FROM 'ARRAY' OR len(properties) = 0
             THEN 'schema_violation: properties must be a non-empty array'
         WHEN wrong_type(entitlement_type, 'VARCHAR') THEN 'schema_violation: entitlementId must be a string'
         WHEN wrong_type(metadata_type, 'OBJECT') THEN 'schema_violation: metadata must be an object'
-    END, p.property_problem) AS problem
-    FROM event_fields f
-    LEFT JOIN property_problems p USING (source_file, line_number, record_index)
+    END,
+        list_filter(property_lines, lambda p: starts_with(p.problem, 'schema_violation'))[1].problem,
+        list_filter(property_lines, lambda p: p.problem IS NOT NULL)[1].problem) AS problem
+    FROM event_fields
 ), usage_lines AS (
-    SELECT e.*, p.property_index, p.metric_id, p.quantity_text, p.price_text
-    FROM event_checks e
-    JOIN property_checks p USING (source_file, line_number, record_index)
-    WHERE e.problem IS NULL
-    UNION ALL BY NAME
-    SELECT e.*, 0 AS property_index FROM event_checks e WHERE e.problem IS NOT NULL
+    -- A quarantined record is one usage line, without a property.
+    SELECT *, unnest(lines) AS line, generate_subscripts(lines, 1) - 1 AS property_index
+    FROM (SELECT *, CASE WHEN problem IS NULL THEN property_lines ELSE [NULL] END AS lines FROM event_checks)
 )
 SELECT
     source_file, line_number, record_index, property_index, received_at, received_at_text, problem,
-    vendor_rejected OR coalesce(list_contains(failed_indexes, record_index), false) AS vendor_rejected,
-    json_array(merchant_id, idempotency_key)::VARCHAR AS dedup_key,
+    vendor_rejected OR coalesce(event IS NOT NULL AND list_contains(failed_indexes, record_index), false) AS vendor_rejected,
+    CASE WHEN event IS NOT NULL THEN json_array(merchant_id, idempotency_key)::VARCHAR END AS dedup_key,
     customer_id AS customer_key,
-    metric_id AS event_type,
-    to_amount(quantity_text) AS quantity,
-    to_amount(price_text) AS unit_price,
-    to_instant(timestamp_text) AS occurred_at
+    line.metric_id AS event_type,
+    line.quantity,
+    line.unit_price,
+    occurred_at
 FROM usage_lines
-UNION ALL BY NAME
-SELECT
-    source_file, line_number, 0 AS record_index, 0 AS property_index, received_at, received_at_text, vendor_rejected,
-    coalesce(envelope_problem, 'schema_violation: body.events must be a non-empty array') AS problem
-FROM batches
-WHERE envelope_problem IS NOT NULL OR coalesce(batch_size, 0) = 0
