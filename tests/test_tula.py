@@ -418,3 +418,13 @@ def test_event_price_wins_and_amounts_round_half_even(tmp_path):
         ("c_jpy", "2026-10-01"): D("1506"),
         ("c_ny", "2026-10-01"): D("1234611.89"),
     }
+
+
+def test_a_client_name_that_is_not_percent_encoded_utf8_is_quarantined_alone(tmp_path):
+    """A path whose clientName does not decode to UTF-8 is an invalid envelope; its neighbours bill."""
+    write_dump(tmp_path / "raw", FILE, [
+        tula(body(1), at(1), client="%A9"),
+        tula(body(2), at(2), client="clinic%2Dny"),
+    ])
+    r = run(tmp_path)
+    assert by_line(r) == [("quarantined", "invalid_envelope"), ("billed", None)]

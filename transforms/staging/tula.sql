@@ -35,9 +35,11 @@ WITH members AS (
         to_amount(texts[price_pos]) AS unit_price
     FROM positions
 ), checked AS (
-    SELECT *, url_decode(client_segment) AS client_name, coalesce(envelope_problem, CASE
+    SELECT *, try(url_decode(client_segment)) AS client_name, coalesce(envelope_problem, CASE
         WHEN path_type IS DISTINCT FROM 'VARCHAR' OR coalesce(client_segment, '') = ''
             THEN 'invalid_envelope: path is not /api/v1/BillingEvents/{clientName}'
+        WHEN try(url_decode(client_segment)) IS NULL
+            THEN 'invalid_envelope: the clientName in the path is not valid percent-encoded UTF-8'
         WHEN guid_type IS NULL THEN 'schema_violation: billingEventGuid is required'
         WHEN guid_type <> 'VARCHAR' OR NOT regexp_full_match(guid,
                 '[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}')
