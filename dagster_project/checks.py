@@ -14,20 +14,17 @@ import polars as pl
 from dagster_project.metadata import LOAD_ID_KEY, STAGED_AFTER_KEY, table_metadata
 from dagster_project.resources import TallyWarehouse
 from transforms import changes
-from transforms.batches import file_batches
+from transforms.batches import line_batches
 from transforms.raw.dump_files import SOURCES
 
 
 def _validate(con, schema_name: str, relation: str, params: list | None = None) -> dg.AssetCheckResult:
-    """Validate ``relation`` against a contract, a batch of whole files at a time."""
+    """Validate ``relation`` against a contract, a batch of whole dump lines at a time."""
     from transforms import contracts  # Pandera is a heavy import: only runs that validate pay for it
 
     schema = getattr(contracts, schema_name)
-    params = params or []
-    rows = f"(SELECT {', '.join(contracts.columns(schema))} FROM {relation})"
     checked = 0
-    for files in file_batches(con, rows, params=params):
-        frame = con.sql(f"SELECT * FROM {rows} WHERE list_contains(?, source_file)", params=[*params, files]).pl()
+    for frame in line_batches(con, relation, contracts.columns(schema), params):
         checked += frame.height
         failures = contracts.failures(schema, frame)
         if failures is not None:

@@ -1,24 +1,38 @@
-"""Work in batches of whole dump files, so memory stays flat however large a load is."""
+"""Work in batches that hold whole dump lines, so memory stays flat however large a load is."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import duckdb
+import polars as pl
 
 BATCH_ROWS = 500_000  # rows handed to Polars (or Pandera) at a time
 
 
-def file_batches(
-    con: duckdb.DuckDBPyConnection, relation: str, rows: int = BATCH_ROWS, params: list | None = None
-) -> list[list[str]]:
-    """Whole files of ``relation`` (a record never spans two) in batches of about ``rows`` rows;
-    always at least one batch, so an empty input still gives typed (empty) results."""
-    batches: list[list[str]] = [[]]
-    size = 0
-    counts = con.sql(f"SELECT source_file, count(*) FROM {relation} GROUP BY 1 ORDER BY 1", params=params)
-    for source_file, count in counts.fetchall():
-        if size and size + count > rows:
-            batches.append([])
-            size = 0
-        batches[-1].append(source_file)
-        size += count
-    return batches
+def line_batches(
+    con: duckdb.DuckDBPyConnection, relation: str, columns: list[str], params: list | None = None,
+    rows: int = BATCH_ROWS,
+) -> Iterator[pl.DataFrame]:
+    """``columns`` of ``relation`` in batches of about ``rows`` rows; every row of a dump line (so every
+    usage line of a record) is in the same batch. At least one batch, so an empty input still gives a
+    typed (empty) frame.
+
+    The rows are read once into a temporary table ordered by batch number (a hash of the line), so
+    each batch reads only its own row groups.
+    """
+    params = params or []
+    total = con.sql(f"SELECT count(*) FROM {relation}", params=params).fetchall()[0][0]
+    batches = max(1, -(-total // rows))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE line_batch_rows AS
+            SELECT {', '.join(columns)}, hash(source_file, line_number) % ?::UBIGINT AS line_batch
+            FROM {relation} ORDER BY line_batch""",
+        [*params, batches],
+    )
+    try:
+        for batch in range(batches):
+            yield con.sql("SELECT * EXCLUDE (line_batch) FROM line_batch_rows WHERE line_batch = ?",
+                          params=[batch]).pl()
+    finally:
+        con.execute("DROP TABLE line_batch_rows")

@@ -24,9 +24,8 @@ from transforms.changes import (
     pending,
     record_change,
 )
-from transforms.batches import BATCH_ROWS, file_batches
 from transforms.intermediate.canonical_json import canonical_json
-from transforms.intermediate.pricing import LINE_KEY, PRICED_COLUMNS, PRICING_INPUT, price_lines
+from transforms.intermediate.pricing import LOOKUP, book_prices
 from transforms.sql_files import read_sql
 from transforms.transactions import transaction
 
@@ -94,10 +93,9 @@ def _scope_new_lines(con: duckdb.DuckDBPyConnection) -> bool:
 
 def meter_lines(con: duckdb.DuckDBPyConnection) -> Pending | None:
     """``int_metered_lines``: steps 9–10, the metered quantity and the local billing period."""
-    change = pending(con, "metered_lines")
+    change = _pending_input(con, "metered_lines", "meter_input", "int_resolved_lines")
     if change is None:
         return None
-    _input_view(con, "meter_input", "int_resolved_lines", change)
     con.execute(read_sql(__file__, "meter_checks.sql"))
     with transaction(con):
         _rewrite(con, "int_metered_lines", read_sql(__file__, "metered_lines.sql"), change.full, CHANGED_LINES)
@@ -107,27 +105,20 @@ def meter_lines(con: duckdb.DuckDBPyConnection) -> Pending | None:
 
 def price_usage(con: duckdb.DuckDBPyConnection) -> Pending | None:
     """``int_priced_usage``: step 11; every line with its final outcome. Marks its months stale."""
-    change = pending(con, "priced_usage")
+    change = _pending_input(con, "priced_usage", "price_input", "int_metered_lines")
     if change is None:
         return None
-    _input_view(con, "price_input", "int_metered_lines", change)
-    prices = con.sql("SELECT * FROM ref_prices").pl().lazy()
-    for n, files in enumerate(file_batches(con, "price_input", BATCH_ROWS)):
-        lines = con.sql(
-            f"SELECT {', '.join(PRICING_INPUT)} FROM price_input WHERE list_contains(?, source_file)", params=[files]
-        ).pl()
-        con.register("priced_batch", price_lines(lines.lazy(), prices).select(PRICED_COLUMNS).collect())
-        con.execute("INSERT INTO line_prices SELECT * FROM priced_batch" if n else
-                    "CREATE OR REPLACE TEMP TABLE line_prices AS SELECT * FROM priced_batch")
-        con.unregister("priced_batch")
-    key = ", ".join(LINE_KEY)
-    replaced = ", ".join(c for c in PRICED_COLUMNS if c not in LINE_KEY and c in PRICING_INPUT)
-    priced_sql = (f"SELECT m.* EXCLUDE ({replaced}), p.* EXCLUDE ({key}) "
-                  f"FROM price_input m JOIN line_prices p USING ({key})")
+    con.execute(read_sql(__file__, "price_lookups.sql"))
+    lookups = con.sql(f"SELECT DISTINCT {', '.join(LOOKUP)} FROM price_lookups WHERE outcome IS NULL").pl()
+    prices = con.sql("SELECT * FROM ref_prices").pl()
+    con.register("book_prices", book_prices(lookups.lazy(), prices.lazy()).collect())
+    con.execute(read_sql(__file__, "priced_lines.sql"))
     with transaction(con):
-        _rewrite(con, "int_priced_usage", priced_sql, change.full, CHANGED_LINES)
+        _rewrite(con, "int_priced_usage", read_sql(__file__, "priced_usage.sql"), change.full, CHANGED_LINES)
         _mark_stale_periods(con, change)
         mark_applied(con, "priced_usage", change)
+    con.execute("DROP VIEW priced_lines")
+    con.unregister("book_prices")
     return change
 
 
@@ -141,9 +132,13 @@ def _mark_stale_periods(con: duckdb.DuckDBPyConnection, change: Pending) -> None
     con.execute(f"INSERT OR IGNORE INTO int_stale_periods SELECT DISTINCT period_start FROM ({source})")
 
 
-def _input_view(con: duckdb.DuckDBPyConnection, name: str, table: str, change: Pending) -> None:
-    scope = "" if change.full else f" SEMI JOIN {CHANGED_LINES} USING ({LINE})"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {table}{scope}")
+def _pending_input(con: duckdb.DuckDBPyConnection, consumer: str, view: str, table: str) -> Pending | None:
+    """The changes ``consumer`` must apply, with ``view`` over the lines of ``table`` they touch."""
+    change = pending(con, consumer)
+    if change is not None:
+        scope = "" if change.full else f" SEMI JOIN {CHANGED_LINES} USING ({LINE})"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {table}{scope}")
+    return change
 
 
 def _rewrite(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, full: bool, scope: str) -> None:

@@ -1,20 +1,30 @@
 -- Steps 5–8 of SPEC §2 over the lines in `resolve_marked`: vendor rejection, re-delivery, idempotency
--- keys and versions, status. The first copy of each key and the winning version of each event are
--- small aggregates joined back, not windows over every line. `outcome` is NULL for lines still standing. Order is (receivedAt, source_file,
+-- keys and versions, status. The first copy of each shared key and the winning version of each event
+-- with several versions are small aggregates joined back, not windows over every line. A line alone
+-- with its key or event is its own first copy and winning version. `outcome` is NULL for lines still standing. Order is (receivedAt, source_file,
 -- line_number, record_index), never the load order; fractional digits beyond the microsecond count too.
-WITH first_of_keys AS (
+WITH shared_keys AS (
+    -- Only a key that several standing lines share can make one of them a duplicate.
+    SELECT source, dedup_key FROM resolve_marked
+    WHERE early_outcome IS NULL AND dedup_key IS NOT NULL
+    GROUP BY ALL HAVING count(*) > 1
+), first_of_keys AS (
     SELECT source, dedup_key,
         arg_min(record_id, (received_at, received_sub_us, source_file, line_number, record_index)) AS first_of_key
-    FROM resolve_marked
-    WHERE early_outcome IS NULL AND NOT replay AND dedup_key IS NOT NULL
+    FROM resolve_marked SEMI JOIN shared_keys USING (source, dedup_key)
+    WHERE early_outcome IS NULL AND NOT replay
     GROUP BY ALL
+), versioned_events AS (
+    SELECT source, version_key FROM resolve_marked
+    WHERE early_outcome IS NULL AND version_key IS NOT NULL
+    GROUP BY ALL HAVING count(*) > 1
 ), version_winners AS (
     -- A missing version time loses to any present one, as NULLS LAST would in a descending order.
     SELECT source, version_key,
         arg_max(record_id, (version_at IS NOT NULL, version_at, version_sub_us IS NOT NULL, version_sub_us,
                             received_at, received_sub_us, source_file, line_number, record_index)) AS version_winner
-    FROM resolve_marked
-    WHERE early_outcome IS NULL AND version_key IS NOT NULL
+    FROM resolve_marked SEMI JOIN versioned_events USING (source, version_key)
+    WHERE early_outcome IS NULL
     GROUP BY ALL
 ), keyed AS (
     SELECT m.*,

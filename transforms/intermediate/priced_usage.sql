@@ -1,0 +1,21 @@
+-- Step 11 of SPEC §2: every usage line with its final outcome. A record is billed whole or not at all:
+-- one line without a price leaves the whole record `no_price`, named after its first unpriced metric.
+-- Unpriced records are rare, so they are a small aggregate joined back.
+WITH unpriced_records AS (
+    SELECT source_file, line_number, record_index, min(coalesce(metric_id, '?')) AS unpriced_metric
+    FROM priced_lines
+    WHERE outcome IS NULL AND price_source IS NULL
+    GROUP BY ALL
+)
+SELECT p.* EXCLUDE (outcome, reason, detail),
+    CASE WHEN p.outcome IS NOT NULL THEN p.outcome
+         WHEN u.unpriced_metric IS NOT NULL THEN 'quarantined'
+         ELSE 'billed' END AS outcome,
+    CASE WHEN p.outcome IS NULL AND u.unpriced_metric IS NOT NULL THEN 'no_price' ELSE p.reason END AS reason,
+    CASE WHEN p.outcome IS NULL AND u.unpriced_metric IS NOT NULL
+         THEN 'no unit price on the event or in prices.csv for ' || u.unpriced_metric ELSE p.detail END AS detail,
+    -- Deterministic and readable: one invoice per customer × billing month.
+    CASE WHEN p.outcome IS NULL AND u.unpriced_metric IS NULL
+         THEN 'INV-' || strftime(p.period_start, '%Y%m') || '-' || p.customer_id END AS invoice_id
+FROM priced_lines p
+LEFT JOIN unpriced_records u USING (source_file, line_number, record_index)
