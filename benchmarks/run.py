@@ -71,18 +71,19 @@ def bench(records: int, work: Path) -> dict:
         generate(work, Plan(records=records, records_per_file=max(1, records // 400)))
     held = work / "held"
     held.mkdir(exist_ok=True)
+    for path in work.glob("*.duckdb*"):  # warehouse files, and DuckDB's spill folders beside them
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
     for source in SOURCES:
         newest = sorted((work / "raw" / source).glob("part-*"))[-1]
         shutil.move(newest, held / f"{source}__{newest.name}")
-    for path in work.glob("*.duckdb*"):
-        path.unlink()
-
-    floor = measure(floor_command(work / "raw"))
-    full = measure(tally_command(work, work / "warehouse.duckdb"))
-    noop = measure(tally_command(work, work / "warehouse.duckdb"))
-    for path in held.iterdir():
-        source, name = path.name.split("__")
-        shutil.move(path, work / "raw" / source / name)
+    try:
+        floor = measure(floor_command(work / "raw"))
+        full = measure(tally_command(work, work / "warehouse.duckdb"))
+        noop = measure(tally_command(work, work / "warehouse.duckdb"))
+    finally:  # the dumps are left whole, whatever happened
+        for path in held.iterdir():
+            source, name = path.name.split("__")
+            shutil.move(path, work / "raw" / source / name)
     incremental = measure(tally_command(work, work / "warehouse.duckdb"))
     scratch = measure(tally_command(work, work / "scratch.duckdb"))
     same = invoices(work / "warehouse.duckdb") == invoices(work / "scratch.duckdb")
