@@ -2,14 +2,13 @@
 
 Contracts validate what is new, so their cost follows the run, not the warehouse: raw and staging
 check the load this run wrote; priced usage checks every line not yet published (all of it after a
-full rebuild), in batches of whole files. A line that failed is still unpublished on the next run,
+full rebuild), in batches of whole dump lines. A line that failed is still unpublished on the next run,
 so it is checked again: a failure is never forgotten. Blocking checks stop everything downstream,
 above all the publish step, so a broken run never replaces the warehouse analysts read.
 """
 
 
 import dagster as dg
-import polars as pl
 
 from dagster_project.metadata import LOAD_ID_KEY, STAGED_AFTER_KEY, table_metadata
 from dagster_project.resources import TallyWarehouse
