@@ -26,7 +26,8 @@ class RunFailed(Exception):
 @dataclass
 class Summary:
     reconciliation: pl.DataFrame
-    invoices: int
+    invoices: int  # written by this run: the invoices of the months it rebuilt
+    invoices_total: int
     periods: list[date]
     db: Path
 
@@ -35,7 +36,8 @@ class Summary:
         lines = ["", "records by outcome:"]
         lines += [f"  {name:<20}{value:>10}" for name, value in zip(totals.columns, totals.row(0))]
         months = ", ".join(p.strftime("%Y-%m") for p in self.periods) or "none"
-        lines += [f"invoices written: {self.invoices} (months: {months})", f"warehouse: {self.db}"]
+        lines += [f"invoices written: {self.invoices} (months: {months}); in the warehouse: {self.invoices_total}",
+                  f"warehouse: {self.db}"]
         return "\n".join(lines)
 
 
@@ -58,8 +60,10 @@ def run_pipeline(raw_dir: Path, reference_dir: Path, db: Path, memory_limit: str
         _execute(load, instance, asset_selection=[PUBLISH])
     with warehouse.connect() as con:
         reconciliation = con.sql("SELECT * FROM reconciliation ORDER BY source").pl()
-        invoices = con.sql("SELECT count(*) FROM invoices").fetchall()[0][0]
-    return Summary(reconciliation, invoices, periods, db)
+        written, total = con.sql(
+            "SELECT count(*) FILTER (WHERE list_contains(?, period_start)), count(*) FROM invoices", params=[periods]
+        ).fetchall()[0]
+    return Summary(reconciliation, written, total, periods, db)
 
 
 def _execute(job, instance, tags: dict | None = None, asset_selection=None) -> None:

@@ -294,6 +294,7 @@ def test_second_run_changes_nothing(published):
     with read_only(db) as con:
         assert con.sql("SELECT * FROM usage_events ORDER BY ALL").fetchall() == usage_before
     assert invoices(db) == INVOICES
+    assert "invoices written: 0 (months: none); in the warehouse: 9" in proc.stdout, proc.stdout
 
 
 def test_environment_variables(published, tmp_path):
