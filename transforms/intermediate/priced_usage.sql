@@ -6,8 +6,16 @@ WITH unpriced_records AS (
     FROM priced_lines
     WHERE outcome IS NULL AND price_source IS NULL
     GROUP BY ALL
+), repeated_lines AS (
+    -- A paygentic record that bills one metric at one price on several lines is one event of that
+    -- invoice line: only its first such line counts it. Rare, so a small aggregate too.
+    SELECT source_file, line_number, record_index, metric_id, unit_price, min(property_index) AS first_property
+    FROM priced_lines
+    WHERE source = 'paygentic' AND outcome IS NULL
+    GROUP BY ALL HAVING count(*) > 1
 )
 SELECT p.* EXCLUDE (outcome, reason, detail),
+    coalesce(p.property_index = r.first_property, true) AS counts_as_event,
     CASE WHEN p.outcome IS NOT NULL THEN p.outcome
          WHEN u.unpriced_metric IS NOT NULL THEN 'quarantined'
          ELSE 'billed' END AS outcome,
@@ -19,3 +27,4 @@ SELECT p.* EXCLUDE (outcome, reason, detail),
          THEN 'INV-' || strftime(p.period_start, '%Y%m') || '-' || p.customer_id END AS invoice_id
 FROM priced_lines p
 LEFT JOIN unpriced_records u USING (source_file, line_number, record_index)
+LEFT JOIN repeated_lines r USING (source_file, line_number, record_index, metric_id, unit_price)
