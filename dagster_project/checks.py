@@ -17,18 +17,23 @@ from transforms.batches import line_batches
 from transforms.raw.dump_files import SOURCES
 
 
-def _validate(con, schema_name: str, relation: str, params: list | None = None) -> dg.AssetCheckResult:
-    """Validate ``relation`` against a contract, a batch of whole dump lines at a time."""
+def _validate(con, schema_name: str, relation: str, params: list | None = None,
+              batches=line_batches) -> dg.AssetCheckResult:
+    """Validate ``relation`` against a contract, a batch (of whole dump lines, by default) at a time."""
     from transforms import contracts  # Pandera is a heavy import: only runs that validate pay for it
 
     schema = getattr(contracts, schema_name)
     checked = 0
-    for frame in line_batches(con, relation, contracts.columns(schema), params):
+    for frame in batches(con, relation, contracts.columns(schema), params):
         checked += frame.height
         failures = contracts.failures(schema, frame)
         if failures is not None:
             return dg.AssetCheckResult(passed=False, metadata=table_metadata(failures.head(50), failures.height))
     return dg.AssetCheckResult(passed=True, metadata={"rows_checked": checked})
+
+
+def _whole(con, relation: str, columns: list[str], params: list | None = None):
+    yield con.sql(f"SELECT * FROM {relation}", params=params).pl()
 
 
 def _written_this_run(context: dg.AssetCheckExecutionContext, asset_key: list[str], key: str):
@@ -59,8 +64,7 @@ def priced_usage_contract(warehouse: TallyWarehouse) -> dg.AssetCheckResult:
         unpublished = changes.pending(con, "publish")
         if unpublished is None:
             return dg.AssetCheckResult(passed=True, metadata={"rows_checked": 0})
-        scope = "" if unpublished.full else f" SEMI JOIN {changes.CHANGED_LINES} USING ({changes.LINE})"
-        return _validate(con, "PRICED_USAGE", "int_priced_usage" + scope)
+        return _validate(con, "PRICED_USAGE", changes.changed_rows("int_priced_usage", unpublished))
 
 
 def table_contract(asset_key: list[str], schema_name: str, table: str):
@@ -69,15 +73,8 @@ def table_contract(asset_key: list[str], schema_name: str, table: str):
     @dg.asset_check(asset=asset_key, name="pandera_contract", blocking=True,
                     description=f"Pandera contract of {'/'.join(asset_key)}.")
     def _check(warehouse: TallyWarehouse) -> dg.AssetCheckResult:
-        from transforms import contracts
-
-        schema = getattr(contracts, schema_name)
         with warehouse.connect() as con:
-            frame = con.sql(f"SELECT * FROM {table}").pl()
-        failures = contracts.failures(schema, frame)
-        if failures is None:
-            return dg.AssetCheckResult(passed=True, metadata={"rows_checked": frame.height})
-        return dg.AssetCheckResult(passed=False, metadata=table_metadata(failures.head(50), failures.height))
+            return _validate(con, schema_name, table, batches=_whole)
 
     return _check
 

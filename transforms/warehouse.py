@@ -19,10 +19,11 @@ import duckdb
 from transforms import intermediate
 from transforms.changes import (
     CHANGED_LINES,
-    LINE,
     Pending,
+    changed_rows,
     create_change_tables,
     current_reference_fingerprint,
+    delete_lines,
     mark_applied,
     pending,
 )
@@ -126,10 +127,9 @@ def publish(con: duckdb.DuckDBPyConnection, db: Path) -> bool:
 
 def _apply_changes(con: duckdb.DuckDBPyConnection, change: Pending | None) -> None:
     if change is not None:
-        match = " AND ".join(f"t.{c} = s.{c}" for c in LINE.split(", "))
         for table in RECORD_TABLES:
-            con.execute(f"DELETE FROM publishing.{table} t USING {CHANGED_LINES} s WHERE {match}")
-            con.execute(f"INSERT INTO publishing.{table} SELECT * FROM main.{table} SEMI JOIN {CHANGED_LINES} USING ({LINE})")
+            delete_lines(con, f"publishing.{table}", CHANGED_LINES)
+            con.execute(f"INSERT INTO publishing.{table} SELECT * FROM {changed_rows(f'main.{table}', change)}")
     for table in SUMMARY_TABLES:
         con.execute(f"DELETE FROM publishing.{table}")
         con.execute(f"INSERT INTO publishing.{table} SELECT * FROM main.{table}")

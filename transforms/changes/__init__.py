@@ -24,7 +24,6 @@ CONSUMERS = ("metered_lines", "priced_usage", "publish")
 class Pending:
     """What a consumer must redo: everything (``full``), or the lines in the ``changed_lines`` temp table."""
 
-    applied_after: int
     change_id: int
     full: bool
 
@@ -73,18 +72,6 @@ def pending(con: duckdb.DuckDBPyConnection, consumer: str) -> Pending | None:
     applied = con.sql(
         "SELECT coalesce(max(change_id), 0) FROM int_consumed_changes WHERE consumer = ?", params=[consumer]
     ).fetchall()[0][0]
-    return _changes_after(con, applied)
-
-
-def last_applied(con: duckdb.DuckDBPyConnection, consumer: str) -> Pending | None:
-    """The changes ``consumer`` applied last time (to audit what it wrote), like ``pending``."""
-    rows = con.sql(
-        "SELECT applied_after FROM int_consumed_changes WHERE consumer = ?", params=[consumer]
-    ).fetchall()
-    return _changes_after(con, rows[0][0]) if rows else None
-
-
-def _changes_after(con: duckdb.DuckDBPyConnection, applied: int) -> Pending | None:
     latest, full = con.sql(
         "SELECT max(change_id), coalesce(bool_or(full_rebuild), false) FROM int_changes WHERE change_id > ?",
         params=[applied],
@@ -97,11 +84,21 @@ def _changes_after(con: duckdb.DuckDBPyConnection, applied: int) -> Pending | No
                 SELECT DISTINCT {LINE} FROM int_changed_lines WHERE change_id > ?""",
             [applied],
         )
-    return Pending(applied, latest, full)
+    return Pending(latest, full)
 
 
 def mark_applied(con: duckdb.DuckDBPyConnection, consumer: str, change: Pending) -> None:
     con.execute(
-        "INSERT OR REPLACE INTO int_consumed_changes VALUES (?, ?, ?)",
-        [consumer, change.change_id, change.applied_after],
+        "INSERT OR REPLACE INTO int_consumed_changes VALUES (?, ?)", [consumer, change.change_id]
     )
+
+
+def changed_rows(table: str, change: Pending) -> str:
+    """The rows of ``table`` that ``change`` touches, as a relation: all of them after a full rebuild."""
+    return table if change.full else f"{table} SEMI JOIN {CHANGED_LINES} USING ({LINE})"
+
+
+def delete_lines(con: duckdb.DuckDBPyConnection, table: str, lines: str) -> None:
+    """Delete the rows of ``table`` that lie on the lines of the relation ``lines``."""
+    match = " AND ".join(f"t.{c} = s.{c}" for c in LINE.split(", "))
+    con.execute(f"DELETE FROM {table} t USING {lines} s WHERE {match}")

@@ -19,9 +19,8 @@ CREATE TABLE IF NOT EXISTS int_resolved_loads (
 );
 -- Per consumer (a later layer, the publication), the newest change it has applied.
 CREATE TABLE IF NOT EXISTS int_consumed_changes (
-    consumer      VARCHAR PRIMARY KEY,
-    change_id     BIGINT NOT NULL,
-    applied_after BIGINT NOT NULL
+    consumer  VARCHAR PRIMARY KEY,
+    change_id BIGINT NOT NULL
 );
 -- Billing months whose invoices no longer match the priced usage, until the invoice step rebuilds them.
 CREATE TABLE IF NOT EXISTS int_stale_periods (

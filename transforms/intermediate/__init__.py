@@ -18,7 +18,9 @@ from transforms.changes import (
     CHANGED_LINES,
     LINE,
     Pending,
+    changed_rows,
     current_reference_fingerprint,
+    delete_lines,
     latest_reference_hash,
     mark_applied,
     pending,
@@ -75,7 +77,7 @@ def resolve_events(con: duckdb.DuckDBPyConnection) -> Pending | None:
     finally:
         con.execute("DROP VIEW resolve_marked")
         con.unregister("redeliveries")
-    return Pending(change_id - 1, change_id, full)
+    return Pending(change_id, full)
 
 
 def _scope_new_lines(con: duckdb.DuckDBPyConnection) -> bool:
@@ -136,8 +138,7 @@ def _pending_input(con: duckdb.DuckDBPyConnection, consumer: str, view: str, tab
     """The changes ``consumer`` must apply, with ``view`` over the lines of ``table`` they touch."""
     change = pending(con, consumer)
     if change is not None:
-        scope = "" if change.full else f" SEMI JOIN {CHANGED_LINES} USING ({LINE})"
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {table}{scope}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {changed_rows(table, change)}")
     return change
 
 
@@ -146,6 +147,5 @@ def _rewrite(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, full: 
     if full:
         con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}")
         return
-    con.execute(f"DELETE FROM {table} t USING {scope} s WHERE "
-                + " AND ".join(f"t.{c} = s.{c}" for c in LINE.split(", ")))
+    delete_lines(con, table, scope)
     con.execute(f"INSERT INTO {table} BY NAME {select_sql}")
