@@ -14,16 +14,18 @@ from transforms.raw.dump_files import DUMP_SUFFIXES, SOURCES
 TRIGGER_TAG = "tally/trigger"
 PRICED_USAGE = dg.AssetKey(["intermediate", "priced_usage"])
 
+INVOICE_ASSETS = (["marts", "invoice_lines"], ["marts", "invoices"], ["marts", "invoice_documents"])
+
 load_job = dg.define_asset_job(
     "load",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(["marts", "invoice_lines"], ["marts", "invoices"]),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*INVOICE_ASSETS),
     description="Loads new dump files and rebuilds every unpartitioned table, then publishes.",
 )
 
 invoice_job = dg.define_asset_job(
     "invoice",
-    selection=dg.AssetSelection.assets(["marts", "invoice_lines"], ["marts", "invoices"], ["publish", "warehouse"]),
-    description="Builds the invoices of one or more billing months, then publishes.",
+    selection=dg.AssetSelection.assets(*INVOICE_ASSETS, ["publish", "warehouse"]),
+    description="Builds the invoices of one or more billing months and their documents, then publishes.",
 )
 
 daily_load_schedule = dg.ScheduleDefinition(

@@ -1,4 +1,4 @@
-"""The one resource: where the dumps, the reference data and the warehouse are."""
+"""The one resource: where the dumps, the reference data, the warehouse and the invoice documents are."""
 
 from __future__ import annotations
 
@@ -17,24 +17,31 @@ DEFAULT_MEMORY_LIMIT = "1GB"
 
 class TallyWarehouse(dg.ConfigurableResource):
     """Paths of one tally installation (the working database sits beside the published warehouse), and
-    the memory DuckDB may use before it spills to disk."""
+    the memory DuckDB may use before it spills to disk. ``documents_dir`` holds the invoice documents;
+    blank means ``invoices/`` beside the warehouse file (``data/invoices`` by default)."""
 
     raw_dir: str = DEFAULT_RAW_DIR
     reference_dir: str = DEFAULT_REFERENCE_DIR
     db: str = DEFAULT_DB
     memory_limit: str = DEFAULT_MEMORY_LIMIT
+    documents_dir: str = ""
 
     @classmethod
-    def from_env(cls) -> "TallyWarehouse":
+    def from_env(cls) -> TallyWarehouse:
         return cls(
             raw_dir=os.environ.get("TALLY_RAW_DIR", DEFAULT_RAW_DIR),
             reference_dir=os.environ.get("TALLY_REFERENCE_DIR", DEFAULT_REFERENCE_DIR),
             db=os.environ.get("TALLY_DB", DEFAULT_DB),
             memory_limit=os.environ.get("TALLY_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT),
+            documents_dir=os.environ.get("TALLY_DOCUMENTS_DIR", ""),
         )
 
+    def documents_path(self) -> Path:
+        """Where the invoice documents go: ``documents_dir``, else ``invoices/`` beside the warehouse."""
+        return Path(self.documents_dir) if self.documents_dir else Path(self.db).parent / "invoices"
+
     @contextmanager
-    def connect(self) -> Iterator["duckdb.DuckDBPyConnection"]:  # noqa: F821
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:  # noqa: F821
         from transforms.warehouse import connect_state
 
         con = connect_state(Path(self.db), self.memory_limit)

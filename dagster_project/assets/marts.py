@@ -7,10 +7,17 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from dagster_project.metadata import table_metadata
+from dagster_project.assets.documents import invoice_documents
+from dagster_project.metadata import (
+    billed_per_month_chart,
+    outcome_counts,
+    outcomes_chart,
+    table_metadata,
+)
 from dagster_project.partitions import billing_months
 from dagster_project.resources import TallyWarehouse
 from transforms import marts
+from transforms.marts.formatting import format_money
 from transforms.warehouse import publish
 
 GRAINS = {
@@ -27,9 +34,17 @@ def table_asset(name: str) -> dg.AssetsDefinition:
         with warehouse.connect() as con:
             rows = marts.define_view(con, name)
             preview = con.sql(f"SELECT * FROM {name} LIMIT 10").pl()
-        return dg.MaterializeResult(metadata=table_metadata(preview, rows))
+            extra = _reconciliation_metadata(con) if name == "reconciliation" else {}
+        return dg.MaterializeResult(metadata=table_metadata(preview, rows, **extra))
 
     return _table
+
+
+def _reconciliation_metadata(con) -> dict:
+    """A chart of outcomes per source, and one number per outcome (plotted across materializations)."""
+    reconciliation = con.sql("SELECT * FROM reconciliation ORDER BY source").pl()
+    return {"outcomes_per_source": dg.MetadataValue.md(outcomes_chart(reconciliation)),
+            **outcome_counts(reconciliation)}
 
 
 @dg.multi_asset(
@@ -45,29 +60,43 @@ def table_asset(name: str) -> dg.AssetsDefinition:
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def invoice_tables(context: dg.AssetExecutionContext, warehouse: TallyWarehouse):
-    """Rebuilds the invoices of the months in the run's partition range, each month all or nothing."""
+    """Rebuilds the invoices of the months in the run's partition range, each month all or nothing.
+
+    Each month's materialization carries its own row count and billed total; the preview shows the run's
+    rows, and the chart every month in the table."""
     periods = [date.fromisoformat(key) for key in context.partition_keys]
     with warehouse.connect() as con:
         lines, invoices = marts.rebuild_invoices(con, periods)
+        monthly = con.sql("SELECT period_start, currency, sum(total), count(*) FROM invoices "
+                          "GROUP BY ALL ORDER BY ALL").fetchall()
     context.log.info(f"wrote {invoices.height} invoices with {lines.height} lines for {len(periods)} months")
+    for key, period in zip(context.partition_keys, periods):
+        month_lines, month_invoices = (frame.filter(pl.col("period_start") == period) for frame in (lines, invoices))
+        context.add_asset_metadata({"dagster/row_count": dg.MetadataValue.int(month_lines.height)},
+                                   asset_key=["marts", "invoice_lines"], partition_key=key)
+        context.add_asset_metadata({"dagster/row_count": dg.MetadataValue.int(month_invoices.height),
+                                    "billed_total": dg.MetadataValue.md(_totals(month_invoices))},
+                                   asset_key=["marts", "invoices"], partition_key=key)
     yield dg.MaterializeResult(asset_key=["marts", "invoice_lines"], metadata=table_metadata(lines))
     yield dg.MaterializeResult(
         asset_key=["marts", "invoices"],
-        metadata=table_metadata(invoices, billed_total=dg.MetadataValue.md(_totals(invoices))),
+        metadata=table_metadata(invoices, billed_per_month=dg.MetadataValue.md(billed_per_month_chart(monthly))),
     )
 
 
 def _totals(invoices: pl.DataFrame) -> str:
+    """Billed amount per currency."""
     if invoices.is_empty():
         return "_no invoices_"
     rows = invoices.group_by("currency").agg(pl.col("total").sum()).sort("currency")
-    return "\n".join(f"- {currency}: {total}" for currency, total in rows.iter_rows())
+    return "\n".join(f"- {currency}: {format_money(total, currency)}" for currency, total in rows.iter_rows())
 
 
 @dg.asset(
     key=["publish", "warehouse"],
-    deps=[["marts", name] for name in (*GRAINS, "invoice_lines", "invoices")],
+    deps=[["marts", name] for name in (*GRAINS, "invoice_lines", "invoices", "invoice_documents")],
     group_name="publish",
+    # After the documents too: a run that cannot write them fails before it publishes anything.
     description="The warehouse file analysts open: the five mart tables, swapped in atomically.",
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: TallyWarehouse) -> dg.MaterializeResult:
@@ -80,4 +109,4 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: TallyWareh
     )
 
 
-mart_assets = [*(table_asset(name) for name in GRAINS), invoice_tables, published_warehouse]
+mart_assets = [*(table_asset(name) for name in GRAINS), invoice_tables, invoice_documents, published_warehouse]
