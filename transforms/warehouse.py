@@ -4,7 +4,8 @@ The pipeline keeps every layer in a working DuckDB file of its own (``<db>.state
 warehouse (``<db>``) is published at the end of a run: the new state is written to a temporary file
 beside it, checkpointed, then renamed over the old one. A rename is atomic, so analysts always see one
 complete run; a session that has the old file open keeps reading it, and the pipeline never waits
-for, nor locks out, an analyst.
+for, nor locks out, an analyst. Beside the five mart tables the file holds the analyst views and a
+comment on every table, view and column (``transforms.marts.description``), applied before the rename.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from transforms.changes import (
     mark_applied,
     pending,
 )
+from transforms.marts import description
 from transforms.raw.load import create_raw_tables
 from transforms.reference import Reference
+from transforms.sql_files import read_sql
 from transforms.staging import MODELS
 from transforms.staging import common as staging_common
 from transforms.staging.common import create_staging_table
-from transforms.sql_files import read_sql
 from transforms.transactions import transaction
 
 RECORD_TABLES = ("usage_events", "quarantine")  # one row per usage line or record: changed lines replaced
@@ -96,15 +98,37 @@ def publish(con: duckdb.DuckDBPyConnection, db: Path) -> bool:
 
     A first publication, or one after a full rebuild, writes every table to a new file. Otherwise the
     published file is copied, the changed lines of the per-record tables are replaced in the copy, and
-    the small summary tables are copied whole. Either way the new file is renamed over the old one.
+    the small summary tables are copied whole. Either way the analyst views and the comments are
+    (re)applied to the new file, which is then renamed over the old one.
     """
     change = pending(con, "publish")
     writes, published = con.sql("SELECT writes, published FROM int_invoice_writes").fetchall()[0]
-    if db.exists() and change is None and writes == published:
+    described = description.fingerprint()
+    published_description = con.sql("SELECT any_value(sha256) FROM int_published_description").fetchall()[0][0]
+    if db.exists() and change is None and writes == published and described == published_description:
         return False
-    full = not db.exists() or (change is not None and change.full)
     tmp = db.with_name(f"{db.name}.tmp-{os.getpid()}")
     tmp.unlink(missing_ok=True)
+    try:
+        _write_tables(con, db, tmp, change)
+        with duckdb.connect(str(tmp)) as new_file:
+            description.describe(new_file)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, db)
+    with transaction(con):
+        if change is not None:
+            mark_applied(con, "publish", change)
+        con.execute("UPDATE int_invoice_writes SET published = ?", [writes])
+        con.execute("DELETE FROM int_published_description")
+        con.execute("INSERT INTO int_published_description VALUES (?)", [described])
+    return True
+
+
+def _write_tables(con: duckdb.DuckDBPyConnection, db: Path, tmp: Path, change: Pending | None) -> None:
+    """The five tables in ``tmp``: written whole, or changed in a copy of the published ``db``."""
+    full = not db.exists() or (change is not None and change.full)
     if not full:
         shutil.copyfile(db, tmp)
     con.execute("ATTACH ? AS publishing", [str(tmp)])
@@ -118,11 +142,6 @@ def publish(con: duckdb.DuckDBPyConnection, db: Path) -> bool:
         con.execute("CHECKPOINT publishing")
     finally:
         con.execute("DETACH publishing")
-    os.replace(tmp, db)
-    if change is not None:
-        mark_applied(con, "publish", change)
-    con.execute("UPDATE int_invoice_writes SET published = ?", [writes])
-    return True
 
 
 def _apply_changes(con: duckdb.DuckDBPyConnection, change: Pending | None) -> None:

@@ -24,3 +24,5 @@ CREATE TABLE IF NOT EXISTS invoices (
 -- How many times invoice months were rewritten, and how many of those the published file holds.
 CREATE TABLE IF NOT EXISTS int_invoice_writes (writes BIGINT NOT NULL, published BIGINT NOT NULL);
 INSERT INTO int_invoice_writes SELECT 0, 0 WHERE NOT EXISTS (SELECT 1 FROM int_invoice_writes);
+-- sha256 of the analyst views and comments (transforms/marts/views.sql, comments.sql) the published file holds.
+CREATE TABLE IF NOT EXISTS int_published_description (sha256 VARCHAR NOT NULL);
