@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ DEFAULT_RAW_DIR = "data/raw"
 DEFAULT_REFERENCE_DIR = "data/reference"
 DEFAULT_DB = "data/warehouse.duckdb"
 DEFAULT_MEMORY_LIMIT = "1GB"
+LOCK_WAIT_SECONDS = 5.0  # a reader such as `tally status` holds the working database for milliseconds
 
 
 class TallyWarehouse(dg.ConfigurableResource):
@@ -42,9 +44,20 @@ class TallyWarehouse(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:  # noqa: F821
+        """The working database; a lock another process holds is waited for a few seconds, then raised."""
+        import duckdb
+
         from transforms.warehouse import connect_state
 
-        con = connect_state(Path(self.db), self.memory_limit)
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                con = connect_state(Path(self.db), self.memory_limit)
+                break
+            except duckdb.IOException as error:
+                if "Could not set lock" not in str(error) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.1)
         try:
             yield con
         finally:

@@ -1,26 +1,38 @@
 """Runs the asset graph in process, the way `tally run` does: load, then invoice the months it changed."""
 
 import os
+import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import polars as pl
 
+from dagster_project import progress, run_lock
 from dagster_project.definitions import build_definitions
 from dagster_project.jobs import TRIGGER_TAG
 from dagster_project.partitions import billing_months
 from dagster_project.progress import progress_logger
 from dagster_project.resources import DEFAULT_MEMORY_LIMIT, TallyWarehouse
 from transforms.marts import stale_periods
+from transforms.runs import record_run
 
 PROGRESS = {"loggers": {"progress": {}}}
 PUBLISH = dg.AssetKey(["publish", "warehouse"])
+UNCHANGED = "Nothing was published: the warehouse file is left as it was."
+_LOCKED = re.compile(r'Could not set lock on file "(?P<file>[^"]+)".*?PID (?P<pid>[0-9]+)', re.DOTALL)
 
 
 class RunFailed(Exception):
-    """The run cannot be trusted; the published warehouse was left as it was."""
+    """The run cannot be trusted; the published warehouse was left as it was. ``next_step`` says what to do."""
+
+    def __init__(self, problem: str, next_step: str = "", locked: bool = False) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.next_step = next_step
+        self.locked = locked  # the working database was locked by another process: the run could not log
 
 
 @dataclass
@@ -43,8 +55,31 @@ class Summary:
 
 def run_pipeline(raw_dir: Path, reference_dir: Path, db: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT,
                  instance: dg.DagsterInstance | None = None) -> Summary:
+    """Load, invoice the stale months and publish, holding the run lock of ``db`` throughout; every run
+    is written to the run log of the working database, a failed one with its reason."""
     warehouse = TallyWarehouse(raw_dir=str(raw_dir), reference_dir=str(reference_dir), db=str(db),
                                memory_limit=memory_limit)
+    try:
+        with run_lock.exclusive(db):
+            started = datetime.now(UTC)
+            before = _file_identity(db)
+            periods: list[date] = []
+            try:
+                try:
+                    periods, summary = _run(warehouse, db, instance)
+                except duckdb.Error as error:  # the runner's own reads between the jobs
+                    raise _explain_step_problem(None, _without_class(str(error))) from None
+            except RunFailed as failure:
+                if not failure.locked:
+                    _log_run(warehouse, started, False, periods, 0, before != _file_identity(db), failure.problem)
+                raise
+            _log_run(warehouse, started, True, periods, summary.invoices, before != _file_identity(db))
+            return summary
+    except run_lock.RunInProgress as busy:
+        raise RunFailed(str(busy)) from None
+
+
+def _run(warehouse: TallyWarehouse, db: Path, instance: dg.DagsterInstance | None) -> tuple[list[date], Summary]:
     defs = build_definitions(warehouse, loggers={"progress": progress_logger})
     instance = instance or (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral())
     load = defs.resolve_job_def("load")
@@ -52,10 +87,15 @@ def run_pipeline(raw_dir: Path, reference_dir: Path, db: Path, memory_limit: str
     _execute(load, instance, asset_selection=unpublished)
     periods = _billing_periods(warehouse)
     if periods:
-        _execute(defs.resolve_job_def("invoice"), instance, tags={
-            "dagster/asset_partition_range_start": periods[0].isoformat(),
-            "dagster/asset_partition_range_end": periods[-1].isoformat(),
-        })
+        try:
+            _execute(defs.resolve_job_def("invoice"), instance, tags={
+                "dagster/asset_partition_range_start": periods[0].isoformat(),
+                "dagster/asset_partition_range_end": periods[-1].isoformat(),
+            })
+        except RunFailed as failure:
+            if not failure.locked:
+                _mark_stale(warehouse, periods)
+            raise
     else:
         _execute(load, instance, asset_selection=[PUBLISH])
     with warehouse.connect() as con:
@@ -63,10 +103,39 @@ def run_pipeline(raw_dir: Path, reference_dir: Path, db: Path, memory_limit: str
         written, total = con.sql(
             "SELECT count(*) FILTER (WHERE list_contains(?, period_start)), count(*) FROM invoices", params=[periods]
         ).fetchall()[0]
-    return Summary(reconciliation, written, total, periods, db)
+    return periods, Summary(reconciliation, written, total, periods, db)
+
+
+def _mark_stale(warehouse: TallyWarehouse, periods: list[date]) -> None:
+    """After a failed invoice job, its months wait for a rebuild again: the next run rebuilds and checks
+    them before it publishes, rather than publishing invoices whose checks failed."""
+    try:
+        with warehouse.connect() as con:
+            con.execute("INSERT OR IGNORE INTO int_stale_periods SELECT unnest(?::DATE[])", [periods])
+    except duckdb.Error:
+        pass
+
+
+def _file_identity(path: Path) -> tuple | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def _log_run(warehouse: TallyWarehouse, started: datetime, succeeded: bool, periods: list[date], written: int,
+             published: bool, message: str | None = None) -> None:
+    """Best effort: a run whose working database cannot be opened (locked, unwritable) is not logged."""
+    try:
+        with warehouse.connect() as con:
+            record_run(con, started, datetime.now(UTC), succeeded, periods, written, published, message)
+    except duckdb.Error:
+        pass
 
 
 def _execute(job, instance, tags: dict | None = None, asset_selection=None) -> None:
+    progress.job_started(job.name, _step_count(job, asset_selection))
     result = job.execute_in_process(
         instance=instance,
         tags={**(tags or {}), TRIGGER_TAG: "cli"},
@@ -74,25 +143,83 @@ def _execute(job, instance, tags: dict | None = None, asset_selection=None) -> N
         raise_on_error=False,
         asset_selection=asset_selection,
     )
-    if not result.success:
-        raise RunFailed(_failure_message(result))
+    # A failed blocking check also fails its step: report the check, which says more than the step.
     failed_checks = [
         e.asset_check_evaluation_data for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
     ]
     blocking = [c for c in failed_checks if c.blocking]
     if blocking:
-        names = ", ".join(f"{c.asset_key.to_user_string()}:{c.check_name}" for c in blocking)
-        raise RunFailed(f"blocking checks failed: {names}")
+        raise _blocking_checks_failed(blocking)
+    if not result.success:
+        raise _step_failure(result)
 
 
-def _failure_message(result) -> str:
+def _step_count(job, asset_selection) -> int:
+    """The steps of the run that the progress display counts: asset steps, not check steps."""
+    subset = job.get_subset(asset_selection=set(asset_selection)) if asset_selection else job
+    return sum(1 for node in subset.graph.nodes if not progress.is_check_step(node.name))
+
+
+def _step_failure(result) -> RunFailed:
     for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            error = event.step_failure_data.error
-            cause = error.cause.message if error and error.cause else ""
-            return f"step {event.step_key} failed: {(error.message if error else '').strip()} {cause}".strip()
-    return "the run did not succeed"
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        data = event.step_failure_data
+        user = data.user_failure_data
+        if user is not None and user.description:
+            problem = user.description.strip()
+        else:
+            error = data.error
+            while error is not None and error.cause is not None and error.cls_name.startswith("Dagster"):
+                error = error.cause
+            problem = _without_class(error.message) if error is not None else "unknown error"
+        return _explain_step_problem(event.step_key, problem)
+    return RunFailed("the run did not succeed", UNCHANGED)
+
+
+def _without_class(message: str) -> str:
+    """'dagster._core...Failure: text' or '_duckdb.IOException: IO Error: text' → the text."""
+    return re.sub(r"^[A-Za-z_][\w.]*: ", "", message.strip(), count=1)
+
+
+def _explain_step_problem(step: str | None, problem: str) -> RunFailed:
+    locked = _LOCKED.search(problem)
+    if locked:
+        return RunFailed(
+            f"the working database {locked['file']} is locked by another process (PID {locked['pid']})",
+            f"Another tally run, a Dagster run or a DuckDB session has it open for writing. Wait for it to "
+            f"finish (or close that session) and run tally again. {UNCHANGED}",
+            locked=True,
+        )
+    if problem.startswith("invalid reference data"):
+        return RunFailed(problem, "Fix these rows of the reference CSVs and run tally again; no dump was "
+                                  f"loaded. {UNCHANGED}")
+    if problem.startswith("raw directory"):
+        return RunFailed(problem, UNCHANGED)
+    return RunFailed(f"step {step} failed: {problem}" if step else problem,
+                     f"{UNCHANGED} Fix the cause and run tally again; a run that stopped part-way resumes where "
+                     "it stopped (work already done is kept).")
+
+
+def _blocking_checks_failed(blocking) -> RunFailed:
+    names = ", ".join(f"{c.asset_key.to_user_string()}:{c.check_name}" for c in blocking)
+    details = []
+    for check in blocking:
+        metadata = check.metadata or {}
+        rows = metadata.get("dagster/row_count")
+        preview = metadata.get("preview")
+        head = f"{check.asset_key.to_user_string()}:{check.check_name}"
+        if rows is not None:
+            head += f" ({rows.value} row{' fails' if rows.value == 1 else 's fail'} it)"
+        details.append(head + (f"; the first of them:\n{preview.value}" if preview is not None else ""))
+    return RunFailed(
+        f"blocking checks failed: {names}",
+        "\n".join(details) + f"\n{UNCHANGED} What failed stays unpublished and is checked again on the next "
+        "run. It means the data breaks an invariant tally relies on: find the records the rows name with "
+        "`tally explain FILE:LINE`, fix the input or the reference data, and run tally again. With DAGSTER_HOME "
+        "set, the check results are in the Dagster UI too.",
+    )
 
 
 def _billing_periods(warehouse: TallyWarehouse) -> list[date]:
@@ -100,12 +227,18 @@ def _billing_periods(warehouse: TallyWarehouse) -> list[date]:
     all inside the partitioned billing calendar."""
     with warehouse.connect() as con:
         periods = stale_periods(con)
-    keys = billing_months.get_partition_keys()
-    outside = [p for p in periods if p.isoformat() not in set(keys)]
+        keys = billing_months.get_partition_keys()
+        outside = [p for p in periods if p.isoformat() not in set(keys)]
+        examples = [r for (r,) in con.sql(
+            "SELECT source_file || ':' || line_number || ':' || record_index FROM int_priced_usage "
+            "WHERE outcome = 'billed' AND list_contains(?, period_start) ORDER BY ALL LIMIT 3",
+            params=[outside]).fetchall()] if outside else []
     if outside:
         raise RunFailed(
             f"billed usage falls in months outside the billing calendar ({keys[0][:7]} to {keys[-1][:7]}): "
-            + ", ".join(p.strftime("%Y-%m") for p in outside)
+            + ", ".join(p.strftime("%Y-%m") for p in outside),
+            f"Records billed in those months include {', '.join(examples)}: check their occurred times "
+            f"(the billing calendar covers 2000-01 to 24 months ahead). {UNCHANGED}",
         )
     if not periods:
         return []

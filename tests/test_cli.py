@@ -7,7 +7,9 @@ warehouse and working database), so they start from "a warehouse was published b
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -42,8 +44,8 @@ INVOICES = {  # (customer, period_start): currency, total, line_count, event_cou
     ("globex", date(2026, 10, 1)): ("EUR", Decimal("37.41"), 7, 8),
     ("initech", date(2026, 9, 1)): ("USD", Decimal("0.00"), 1, 1),
     ("initech", date(2026, 10, 1)): ("USD", Decimal("16.27"), 3, 3),
-    ("kyoto", date(2026, 9, 1)): ("JPY", Decimal("2837"), 7, 6),
-    ("kyoto", date(2026, 10, 1)): ("JPY", Decimal("1108"), 6, 7),
+    ("kyoto", date(2026, 9, 1)): ("JPY", Decimal(2837), 7, 6),
+    ("kyoto", date(2026, 10, 1)): ("JPY", Decimal(1108), 6, 7),
     ("manama", date(2026, 10, 1)): ("BHD", Decimal("7.354"), 4, 4),
 }
 
@@ -118,7 +120,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def tally(*args: str, cwd: Path, env: dict | None = None, timeout: int = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([str(TALLY), "run", *args], cwd=cwd, env=env or clean_env(), capture_output=True,
+    return subprocess.run([str(TALLY), "run", *args], check=False, cwd=cwd, env=env or clean_env(), capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -200,7 +202,7 @@ def test_sample_run_succeeds_and_prints_summary(sample_run):
     expected = {"records": 99, "billed": 57, "duplicate": 9, "superseded": 6, "voided": 2,
                 "rejected_by_vendor": 3, "unmetered": 4, "quarantined": 18}
     for name, value in expected.items():
-        assert re.search(rf"^\s*{name}\s+{value}\s*$", out, re.M), f"summary lacks {name} {value}:\n{out}"
+        assert re.search(rf"^\s*{name}\s+{value}\s*$", out, re.MULTILINE), f"summary lacks {name} {value}:\n{out}"
     assert re.search(r"invoices written: 9\b", out), out
     assert (folder / "out" / "warehouse.duckdb").is_file()
 
@@ -331,7 +333,7 @@ def test_bad_reference_fails_and_keeps_warehouse(published):
     proc = tally(*paths_args(published), cwd=published)
     assert proc.returncode != 0
     message = proc.stderr
-    assert re.search(rf"customers\.csv\W+row {duplicate_row}\b.*duplicate", message, re.I), message
+    assert re.search(rf"customers\.csv\W+row {duplicate_row}\b.*duplicate", message, re.IGNORECASE), message
     assert "globex" in message
     assert sha256(db) == before, "a failed run replaced the published warehouse"
     assert not list(db.parent.glob("*.tmp*")), "a half-written warehouse was left behind"
@@ -390,6 +392,301 @@ def test_missing_raw_dir_fails_clearly(tmp_path):
                  cwd=folder)
     assert proc.returncode != 0
     message = proc.stderr
-    assert str(missing) in message and re.search(r"does not exist|not found|no such", message, re.I), message
+    assert str(missing) in message and re.search(r"does not exist|not found|no such", message, re.IGNORECASE), message
     assert "Traceback" not in message, message
     assert not db.exists(), "a warehouse was published from a run that could not read its dumps"
+
+
+def test_missing_reference_dir_fails_before_anything_runs(tmp_path):
+    folder = sample_copy(tmp_path / "t")
+    missing = folder / "no-reference"
+    db = folder / "out" / "warehouse.duckdb"
+    proc = tally("--raw-dir", str(folder / "raw"), "--reference-dir", str(missing), "--db", str(db), cwd=folder)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"tally run: reference directory {missing} does not exist",
+        ("Pass --reference-dir DIR or set TALLY_REFERENCE_DIR to the folder with customers.csv, customer_keys.csv, "
+         "meters.csv, prices.csv and statuses.csv; nothing was run."),
+    ]
+    assert not db.parent.exists(), "a run started although its reference data is missing"
+
+
+@pytest.mark.parametrize("value", ["lots", "10XB", ""])
+def test_bad_memory_limit_is_refused_before_anything_runs(tmp_path, value):
+    folder = sample_copy(tmp_path / "t")
+    proc = tally(*paths_args(folder), "--memory-limit", value, cwd=folder)
+    assert proc.returncode == 2
+    assert f"argument --memory-limit: invalid memory limit {value!r}" in proc.stderr, proc.stderr
+    assert "use a size such as 512MB, 4GB or 2GiB" in proc.stderr
+    assert not (folder / "out").exists()
+    env_proc = tally(*paths_args(folder), cwd=folder, env=clean_env(TALLY_MEMORY_LIMIT=value or "lots"))
+    assert env_proc.returncode == 2 and "invalid memory limit" in env_proc.stderr
+
+
+def test_missing_raw_dir_says_what_to_do(tmp_path):
+    folder = sample_copy(tmp_path / "t")
+    proc = tally("--raw-dir", str(folder / "nope"), "--reference-dir", str(folder / "reference"),
+                 "--db", str(folder / "out" / "w.duckdb"), cwd=folder)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"tally run: raw directory {folder / 'nope'} does not exist",
+        ("Pass --raw-dir DIR or set TALLY_RAW_DIR to the folder with one subfolder per source (samplehc, tula, "
+         "sequence, paygentic); nothing was run."),
+    ]
+
+
+def test_invalid_reference_data_says_what_to_do(published):
+    customers = published / "reference" / "customers.csv"
+    customers.write_text(customers.read_text(encoding="utf-8") + "globex,Globex Again,EUR,Europe/Berlin\n",
+                         encoding="utf-8")
+    proc = tally(*paths_args(published), cwd=published)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0] == f"tally run failed: invalid reference data in {published / 'reference'}:", proc.stderr
+    assert re.fullmatch(r"customers\.csv, row \d+: .*duplicate.*globex.*", lines[1], re.IGNORECASE), lines
+    assert lines[-1].startswith("Fix these rows of the reference CSVs and run tally again; no dump was loaded. "
+                                "Nothing was published"), lines
+    assert "Traceback" not in proc.stderr and "dagster._core" not in proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------------
+# The command line itself
+
+
+def test_help_lists_every_command_option_and_environment_variable():
+    from dagster_project.cli import build_parser
+
+    proc = subprocess.run([str(TALLY), "--help"], check=False, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    parser = build_parser()
+    [commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(commands.choices) == {"run", "status", "explain", "generate"}
+    for name in commands.choices:
+        assert re.search(rf"^    {name}\s+\S", proc.stdout, re.MULTILINE), f"{name} is not listed:\n{proc.stdout}"
+    for variable in ("TALLY_RAW_DIR", "TALLY_REFERENCE_DIR", "TALLY_DB", "TALLY_MEMORY_LIMIT", "DAGSTER_HOME"):
+        assert variable in proc.stdout
+    assert "examples:" in proc.stdout and "tally explain INV-202610-acme" in proc.stdout
+    for name, sub in commands.choices.items():
+        assert sub.description, name
+        for action in sub._actions:
+            assert action.help and action.help != argparse.SUPPRESS, (name, action.dest)
+        sub_help = subprocess.run([str(TALLY), name, "--help"], check=False, capture_output=True, text=True, timeout=60)
+        assert sub_help.returncode == 0
+        for action in sub._actions:
+            for option in action.option_strings:
+                assert option in sub_help.stdout, (name, option)
+
+
+def test_an_unknown_command_exits_2():
+    proc = subprocess.run([str(TALLY), "bill"], check=False, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "invalid choice: 'bill'" in proc.stderr
+
+
+def test_plain_progress_lines_when_not_a_terminal(sample_run):
+    _, proc = sample_run
+    out = proc.stdout
+    for line in ("▸ raw_tables", "    loaded 12 new dump files, skipped 0 already loaded", "  ✓ raw_tables",
+                 "  · check pandera_contract on raw/paygentic: passed", "▸ publish__warehouse",
+                 "  ✓ publish__warehouse"):
+        assert line in out.splitlines(), f"{line!r} not in:\n{out}"
+    assert "loaded dump file" not in out, "per-file progress is for the progress bars only"
+    assert "\x1b[" not in out
+
+
+def run_in_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
+    """Run tally with a pseudo-terminal as its standard output, as a person at a terminal would."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(TALLY), *args], stdin=slave, stdout=slave, stderr=slave, cwd=cwd,
+                            env=clean_env(COLUMNS="120", TERM="xterm-256color"), close_fds=True)
+    os.close(slave)
+    chunks = []
+    try:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        proc.wait(timeout=180)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def test_progress_bars_on_a_terminal(tmp_path):
+    folder = sample_copy(tmp_path / "t")
+    code, out = run_in_terminal(["run", *paths_args(folder)], folder)
+    assert code == 0, out
+    assert "\x1b[" in out, "no terminal control sequences: the progress display did not run"
+    assert "step raw_tables" in out and "step publish__warehouse" in out, out[-3000:]
+    assert "14/14" in out, "the steps bar does not count the run's 14 asset steps"
+    assert "12/12" in out, "the raw load's files bar did not reach the 12 sample files"
+    assert "  ✓ raw_tables" in out and "records by outcome" in out
+    assert re.search(r"invoices written: 9\b", out)
+
+
+# ---------------------------------------------------------------------------------------------------
+# tally status
+
+
+def status(db: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(TALLY), "status", "--db", str(db), *args], check=False, capture_output=True, text=True,
+                          env=env or clean_env(), timeout=120)
+
+
+def test_status_before_anything_ran(tmp_path):
+    db = tmp_path / "out" / "warehouse.duckdb"
+    proc = status(db)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"Nothing has been run yet: there is no warehouse at {db}. Run `tally run`")
+    assert not (tmp_path / "out").exists(), "status created files"
+    data = json.loads(status(db, "--json").stdout)
+    assert (data["state"], data["published"]) == (None, None) and data["note"].startswith("Nothing has been run")
+
+
+def test_status_after_a_run(sample_run):
+    folder, _ = sample_run
+    db = folder / "out" / "warehouse.duckdb"
+    before = sha256(db)
+    proc = status(db)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for pattern in [
+        r"^Loaded dump files \(.*warehouse\.state\.duckdb\)$",
+        r"^samplehc\s+3\s+27\s+[\d.]+ kB\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d",  # 29 lines, 2 of them blank
+        r"^paygentic\s+3\s+10\s", r"^all\s+12\s+88\s",
+        (r"^Last run: #1 .*, succeeded after [\d.]+ s: loaded 12 files \(88 lines\), recomputed every record, "
+         r"invoiced 2026-09, 2026-10 \(9 invoices\), published the warehouse$"),
+        r"^Waiting: nothing; the published warehouse is up to date with what is loaded\.$",
+        r"^Published warehouse: .*warehouse\.duckdb, published .*, 9 invoices over 99 records$",
+        r"^samplehc\s+27\s+17\s+4\s+0\s+0\s+0\s+1\s+5$", r"^tula\s+23\s+11\s+1\s+4\s+1\s+0\s+1\s+5$",
+        r"^all\s+99\s+57\s+9\s+6\s+2\s+3\s+4\s+18$",
+        r"^2026-09\s+USD\s+2\s+71\.52\s+10\s+18$", r"^2026-09\s+JPY\s+1\s+2837\s+7\s+6$",
+        r"^2026-10\s+BHD\s+1\s+7\.354\s+4\s+4$", r"^2026-10\s+USD\s+2\s+65\.23\s+7\s+10$",
+    ]:
+        assert re.search(pattern, out, re.MULTILINE), f"{pattern!r} not in:\n{out}"
+    data = json.loads(status(db, "--json").stdout)
+    assert [(r["source"], r["files"], r["lines"]) for r in data["state"]["loaded"]] == [
+        ("samplehc", 3, 27), ("tula", 3, 23), ("sequence", 3, 28), ("paygentic", 3, 10)]
+    assert [(r["source"], r["records"]) for r in data["published"]["reconciliation"]] == [
+        (s, v[0]) for s, v in RECONCILIATION.items()]
+    assert data["state"]["runs"][0]["succeeded"] is True and data["state"]["unpublished"] is False
+    assert sha256(db) == before
+
+
+def test_status_and_a_second_run_while_a_run_is_in_progress(published):
+    db = published / "out" / "warehouse.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""\
+            import sys
+            from pathlib import Path
+            from dagster_project import run_lock
+            with run_lock.exclusive(Path({str(db)!r})):
+                print("held", flush=True)
+                sys.stdin.readline()
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert holder.stdout.readline().strip() == "held", holder.stderr.read()
+        started = time.monotonic()
+        proc = status(db)
+        assert time.monotonic() - started < 30, "status waited for the run"
+        assert proc.returncode == 0, proc.stderr
+        assert f"A tally run is in progress (pid {holder.pid}, started " in proc.stdout, proc.stdout
+        assert "Loaded dump files" not in proc.stdout
+        assert re.search(r"^all\s+99\s+57\s", proc.stdout, re.MULTILINE), "the published warehouse is not shown"
+        second = tally(*paths_args(published), cwd=published)
+        assert second.returncode == 1
+        assert f"tally run failed: another tally run (pid {holder.pid}, started " in second.stderr, second.stderr
+        assert "wait for it to finish" in second.stderr
+    finally:
+        holder.communicate("go\n", timeout=30)
+    assert tally(*paths_args(published), cwd=published).returncode == 0, "the lock outlived its run"
+
+
+def test_a_locked_working_database(published):
+    """Another process writing the working database: status says so, a run waits a little, then says what to do."""
+    db = published / "out" / "warehouse.duckdb"
+    state = db.with_name("warehouse.state.duckdb")
+    before = sha256(db)
+    new_october_usage(published)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""\
+            import sys, duckdb
+            con = duckdb.connect({str(state)!r})
+            print("open", flush=True)
+            sys.stdin.readline()
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "open", writer.stderr.read()
+        proc = status(db)
+        assert proc.returncode == 0
+        assert f"The working database {state} is locked by another process (PID {writer.pid})" in proc.stdout
+        assert re.search(r"^all\s+99\s+57\s", proc.stdout, re.MULTILINE)
+        run = tally(*paths_args(published), cwd=published)
+        assert run.returncode == 1
+        assert f"tally run failed: the working database {state.resolve()} is locked by another process " \
+               f"(PID {writer.pid})" in run.stderr, run.stderr
+        assert "Wait for it to finish (or close that session) and run tally again." in run.stderr
+    finally:
+        writer.communicate("go\n", timeout=30)
+    assert sha256(db) == before
+    assert tally(*paths_args(published), cwd=published).returncode == 0
+
+
+def test_a_failed_blocking_check_says_what_to_do_and_status_shows_it(published, monkeypatch, capsys):
+    import polars as pl
+
+    from dagster_project.cli import main
+    from transforms import contracts
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    real = contracts.failures
+    monkeypatch.setattr(contracts, "failures", lambda schema, frame: pl.DataFrame(
+        {"failure_case": ["forced by the test"], "check": ["test"]}) if schema is contracts.INVOICES
+        else real(schema, frame))
+    db = published / "out" / "warehouse.duckdb"
+    before = sha256(db)
+    new_october_usage(published)
+    capsys.readouterr()
+    assert main(["run", *paths_args(published)]) == 1
+    err = capsys.readouterr().err
+    assert "tally run failed: blocking checks failed: marts/invoices:pandera_contract" in err, err
+    assert "marts/invoices:pandera_contract (1 row fails it); the first of them:" in err
+    assert "forced by the test" in err
+    assert "Nothing was published: the warehouse file is left as it was." in err
+    assert "tally explain FILE:LINE" in err
+    assert sha256(db) == before
+
+    out = status(db).stdout
+    assert re.search(r"^Last run: #2 .*, FAILED after [\d.]+ s: loaded 1 file \(1 line\), recomputed the records "
+                     r"they affect, published nothing\. Failure: blocking checks failed: "
+                     r"marts/invoices:pandera_contract$", out, re.MULTILINE), out
+    assert re.search(r"^  before: #1 .*, succeeded", out, re.MULTILINE)
+    assert re.search(r"^Waiting: the invoices of 2026-10 are to be rebuilt; results are not yet published\. "
+                     r"Run `tally run` to finish\.$", out, re.MULTILINE), out
+
+    # The next run rebuilds October and checks it again before it publishes anything.
+    monkeypatch.setattr(contracts, "failures", real)
+    assert main(["run", *paths_args(published)]) == 0
+    assert "invoices written: 5 (months: 2026-10); in the warehouse: 9" in capsys.readouterr().out
+    assert invoices(db)[("acme", date(2026, 10, 1))][3] == 8
+
+
+def test_status_shows_the_newest_dagster_run_with_dagster_home(tmp_path):
+    folder = sample_copy(tmp_path / "t")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("", encoding="utf-8")
+    env = clean_env(DAGSTER_HOME=str(home))
+    assert tally(*paths_args(folder), cwd=folder, env=env).returncode == 0
+    proc = status(folder / "out" / "warehouse.duckdb", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(rf"^Dagster instance \({re.escape(str(home))}\): newest run [0-9a-f-]{{36}} of job invoice, "
+                     r"SUCCESS, started \d{4}-\d\d-\d\d ", proc.stdout, re.MULTILINE), proc.stdout
+    assert "Dagster instance" not in status(folder / "out" / "warehouse.duckdb").stdout

@@ -1,11 +1,13 @@
 """Raw layer: dump files loaded once each (by sha256) into one table per source."""
 
 
+import time
 from pathlib import Path
 
 import dagster as dg
 
 from dagster_project.metadata import LOAD_ID_KEY, table_metadata
+from dagster_project.progress import file_progress
 from dagster_project.resources import TallyWarehouse
 from transforms.raw.dump_files import SOURCES, discover_dump_files
 from transforms.raw.load import load_dump_files, raw_table
@@ -27,10 +29,20 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: TallyWarehouse):
     """Loads every dump file not loaded before; a rerun over the same files changes nothing."""
     raw_dir = Path(warehouse.raw_dir)
     if not raw_dir.is_dir():
-        raise dg.Failure(f"raw directory {raw_dir} does not exist (set --raw-dir or TALLY_RAW_DIR)")
+        raise dg.Failure(f"raw directory {raw_dir} does not exist: pass --raw-dir DIR or set TALLY_RAW_DIR to the "
+                         "folder with one subfolder per source (samplehc, tula, sequence, paygentic)")
     files = discover_dump_files(raw_dir)
+    reported = 0.0
+
+    def on_file(done: int, total: int, dump) -> None:
+        # Progress for displays, as debug messages (plain output leaves them out), at most ~5 a second.
+        nonlocal reported
+        if done == total or time.monotonic() - reported >= 0.2:
+            reported = time.monotonic()
+            context.log.debug(file_progress(done, total, dump.source_file))
+
     with warehouse.connect() as con:
-        report = load_dump_files(con, files)
+        report = load_dump_files(con, files, on_file)
         context.log.info(
             f"loaded {len(report.loaded)} new dump files, skipped {len(report.skipped)} already loaded"
         )

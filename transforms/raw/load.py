@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -36,12 +36,18 @@ def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
     return con.sql("SELECT coalesce(max(load_id), 0) + 1 FROM raw_files").fetchall()[0][0]
 
 
-def load_dump_files(con: duckdb.DuckDBPyConnection, files: Iterable[DumpFile]) -> LoadReport:
-    """Insert the lines of every file whose bytes were not loaded before, under a new load id."""
+def load_dump_files(con: duckdb.DuckDBPyConnection, files: Iterable[DumpFile],
+                    on_file: Callable[[int, int, DumpFile], None] | None = None) -> LoadReport:
+    """Insert the lines of every file whose bytes were not loaded before, under a new load id.
+
+    ``on_file(done, total, file)`` is called after each file that needed loading, for progress.
+    """
     create_raw_tables(con)
     load_id = next_load_id(con)
     known = {row[0] for row in con.sql("SELECT file_sha256 FROM raw_files").fetchall()}
     report = LoadReport(load_id=load_id)
+    files = list(files)
+    total = len({dump.sha256 for dump in files} - known)
     for dump in files:
         if dump.sha256 in known:
             report.skipped.append(dump)
@@ -51,6 +57,8 @@ def load_dump_files(con: duckdb.DuckDBPyConnection, files: Iterable[DumpFile]) -
         known.add(dump.sha256)
         report.loaded.append(dump)
         report.lines_by_source[dump.source] += lines.height
+        if on_file is not None:
+            on_file(len(report.loaded), total, dump)
     return report
 
 

@@ -1,0 +1,76 @@
+"""The `tally` command line: one module per command, each adding its parser and handling its arguments."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dagster_project.cli import explain, generate, run, status
+from dagster_project.cli.common import CommandError, report
+
+COMMANDS = (run, status, explain, generate)
+DESCRIPTION = """\
+tally turns raw usage-event dumps from four billing vendors (samplehc, tula, sequence, paygentic) into
+exact monthly invoices in a DuckDB warehouse that analysts open read-only. Every raw record gets one
+outcome (billed, duplicate, superseded, voided, rejected_by_vendor, unmetered, quarantined with a
+reason), and every invoice line traces back to the records it came from."""
+EPILOG = """\
+examples:
+  tally run                                  bill data/raw with data/reference into data/warehouse.duckdb
+  tally run --raw-dir dumps --db out/wh.duckdb --memory-limit 4GB
+  tally status                               what is loaded, the last run, outcomes, invoices by month
+  tally explain INV-202610-acme              an invoice's lines and the raw records behind each
+  tally explain INV-202610-acme --all        ... with every record, not the first 20 per line
+  tally explain samplehc/2026-09.jsonl:2     what became of one raw record, and why
+  tally explain paygentic/2026-09.jsonl:5:1  the second event of a paygentic batch line
+  tally generate --records 100000 --out /tmp/trial
+
+environment variables (an option given on the command line wins):
+  TALLY_RAW_DIR        dump folder of `tally run` (default data/raw)
+  TALLY_REFERENCE_DIR  reference CSV folder of `tally run` (default data/reference)
+  TALLY_DB             warehouse file of `run`, `status`, `explain` (default data/warehouse.duckdb)
+  TALLY_MEMORY_LIMIT   DuckDB memory before spilling to disk, for `tally run` (default 1GB)
+  DAGSTER_HOME         a Dagster instance folder: runs are recorded there and shown in the UI
+                       (dagster dev -m dagster_project), and `tally status` shows the newest
+
+exit status: 0 success; 1 the work failed or cannot be trusted (the published warehouse is left as it
+was), or there is no warehouse yet; 2 a malformed or unknown argument (an option's value, an invoice id
+or a record that is not in the warehouse).
+
+`tally COMMAND --help` describes each command."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tally", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     title="commands")
+    for module in COMMANDS:
+        module.add_parser(commands)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tally")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except CommandError as error:
+        return report(args.command, error)
+    except KeyboardInterrupt:
+        again = "; run it again to finish (work already done is kept)" if args.command == "run" else ""
+        print(f"\ntally {args.command}: interrupted{again}", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
