@@ -54,11 +54,11 @@ class Summary:
 
 
 def run_pipeline(raw_dir: Path, reference_dir: Path, db: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT,
-                 instance: dg.DagsterInstance | None = None) -> Summary:
+                 instance: dg.DagsterInstance | None = None, documents_dir: Path | None = None) -> Summary:
     """Load, invoice the stale months and publish, holding the run lock of ``db`` throughout; every run
     is written to the run log of the working database, a failed one with its reason."""
     warehouse = TallyWarehouse(raw_dir=str(raw_dir), reference_dir=str(reference_dir), db=str(db),
-                               memory_limit=memory_limit)
+                               memory_limit=memory_limit, documents_dir=str(documents_dir or ""))
     try:
         with run_lock.exclusive(db):
             started = datetime.now(UTC)

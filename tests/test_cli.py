@@ -460,10 +460,11 @@ def test_help_lists_every_command_option_and_environment_variable():
     assert proc.returncode == 0
     parser = build_parser()
     [commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    assert set(commands.choices) == {"run", "status", "explain", "generate"}
+    assert set(commands.choices) == {"run", "status", "explain", "invoice", "generate"}
     for name in commands.choices:
         assert re.search(rf"^    {name}\s+\S", proc.stdout, re.MULTILINE), f"{name} is not listed:\n{proc.stdout}"
-    for variable in ("TALLY_RAW_DIR", "TALLY_REFERENCE_DIR", "TALLY_DB", "TALLY_MEMORY_LIMIT", "DAGSTER_HOME"):
+    for variable in ("TALLY_RAW_DIR", "TALLY_REFERENCE_DIR", "TALLY_DB", "TALLY_MEMORY_LIMIT", "TALLY_DOCUMENTS_DIR",
+                     "DAGSTER_HOME"):
         assert variable in proc.stdout
     assert "examples:" in proc.stdout and "tally explain INV-202610-acme" in proc.stdout
     for name, sub in commands.choices.items():

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dagster_project.cli import explain, generate, run, status
+from dagster_project.cli import explain, generate, invoice, run, status
 from dagster_project.cli.common import CommandError, report
 
-COMMANDS = (run, status, explain, generate)
+COMMANDS = (run, status, explain, invoice, generate)
 DESCRIPTION = """\
 tally turns raw usage-event dumps from four billing vendors (samplehc, tula, sequence, paygentic) into
 exact monthly invoices in a DuckDB warehouse that analysts open read-only. Every raw record gets one
@@ -23,13 +23,15 @@ examples:
   tally explain INV-202610-acme --all        ... with every record, not the first 20 per line
   tally explain samplehc/2026-09.jsonl:2     what became of one raw record, and why
   tally explain paygentic/2026-09.jsonl:5:1  the second event of a paygentic batch line
+  tally invoice INV-202610-acme --pdf acme.pdf  the invoice as the customer receives it
   tally generate --records 100000 --out /tmp/trial
 
 environment variables (an option given on the command line wins):
   TALLY_RAW_DIR        dump folder of `tally run` (default data/raw)
   TALLY_REFERENCE_DIR  reference CSV folder of `tally run` (default data/reference)
-  TALLY_DB             warehouse file of `run`, `status`, `explain` (default data/warehouse.duckdb)
+  TALLY_DB             warehouse file of run, status, explain, invoice (default data/warehouse.duckdb)
   TALLY_MEMORY_LIMIT   DuckDB memory before spilling to disk, for `tally run` (default 1GB)
+  TALLY_DOCUMENTS_DIR  invoice documents folder of `tally run` (default invoices/ beside the warehouse)
   DAGSTER_HOME         a Dagster instance folder: runs are recorded there and shown in the UI
                        (dagster dev -m dagster_project), and `tally status` shows the newest
 

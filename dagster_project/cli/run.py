@@ -66,7 +66,15 @@ def add_parser(commands) -> None:
                         default=os.environ.get("TALLY_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT), metavar="SIZE",
                         help="memory DuckDB may use before it spills to disk, e.g. 512MB, 4GB, 50%% "
                              "(env TALLY_MEMORY_LIMIT, default %(default)s)")
+    parser.add_argument("--documents-dir", type=Path, default=_env_path("TALLY_DOCUMENTS_DIR"), metavar="DIR",
+                        help="folder of the invoice documents, one subfolder per month (env TALLY_DOCUMENTS_DIR, "
+                             "default invoices/ beside the warehouse)")
     parser.set_defaults(handler=command)
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
 
 
 def command(args: argparse.Namespace) -> int:
@@ -78,9 +86,11 @@ def command(args: argparse.Namespace) -> int:
     try:
         if out.is_terminal and not out.is_dumb_terminal:
             with RunDisplay(out) as display, progress.showing(display):
-                summary = run_pipeline(args.raw_dir, args.reference_dir, args.db, args.memory_limit)
+                summary = run_pipeline(args.raw_dir, args.reference_dir, args.db, args.memory_limit,
+                                       documents_dir=args.documents_dir)
         else:
-            summary = run_pipeline(args.raw_dir, args.reference_dir, args.db, args.memory_limit)
+            summary = run_pipeline(args.raw_dir, args.reference_dir, args.db, args.memory_limit,
+                                       documents_dir=args.documents_dir)
     except RunFailed as failure:
         print(f"\ntally run failed: {failure.problem}", file=sys.stderr)
         if failure.next_step:

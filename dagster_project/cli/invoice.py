@@ -1,0 +1,95 @@
+"""`tally invoice`: one invoice as the document a customer receives, in HTML or PDF."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from dagster_project.cli.common import EXIT_USAGE, CommandError, add_db_option
+
+HELP = "write one invoice as a customer document (HTML, or PDF through Chromium)"
+DESCRIPTION = """\
+Render one invoice of the published warehouse as the document a customer receives: customer, billing
+period, each line with quantity, unit price and amount formatted for the currency, and the total. It is
+the same page `tally run` writes to invoices/<YYYY-MM>/<invoice id>.html beside the warehouse. Without
+--html or --pdf it writes <invoice id>.html in the current folder. --pdf prints the page with headless
+Chromium (Debian's chromium package); no PDF library is needed."""
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMIUM_FLAGS = ("--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-pdf-header-footer")
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser("invoice", help=HELP, description=DESCRIPTION,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("invoice_id", metavar="INVOICE_ID", help="an invoice id, INV-<yyyymm>-<customer_id>")
+    add_db_option(parser, "warehouse file to read; customer names come from the working database beside it")
+    parser.add_argument("--html", type=Path, metavar="FILE", help="write the HTML page to FILE ('-' for standard output)")
+    parser.add_argument("--pdf", type=Path, metavar="FILE", help="print the page to a PDF file with headless Chromium")
+    parser.set_defaults(handler=command)
+
+
+def command(args: argparse.Namespace) -> int:
+    html = _render(args.db, args.invoice_id)
+    targets = [] if args.html or args.pdf else [Path(f"{args.invoice_id}.html")]
+    if args.html:
+        targets.append(args.html)
+    for target in targets:
+        if str(target) == "-":
+            sys.stdout.write(html)
+        else:
+            target.write_text(html, encoding="utf-8")
+            print(f"wrote {target}", file=sys.stderr)
+    if args.pdf:
+        print_pdf(html, args.pdf)
+        print(f"wrote {args.pdf}", file=sys.stderr)
+    return 0
+
+
+def _render(db: Path, invoice_id: str) -> str:
+    import duckdb
+
+    from dagster_project.cli.common import open_warehouse
+    from transforms.marts.documents import (
+        InvoiceNotFound,
+        documents_connection,
+        invoice_html,
+    )
+
+    open_warehouse(db).close()  # a missing or foreign warehouse gets its own message
+    try:
+        con = documents_connection(db)
+    except duckdb.IOException:  # a run holds the working database: the published file has no names
+        con = open_warehouse(db)
+    try:
+        return invoice_html(con, invoice_id)
+    except InvoiceNotFound:
+        raise CommandError(f"no invoice {invoice_id} in {db}",
+                           f"`tally explain {invoice_id}` suggests close ids; `tally status` lists the months "
+                           "invoiced.", EXIT_USAGE) from None
+    finally:
+        con.close()
+
+
+def print_pdf(html: str, out: Path) -> None:
+    """Print ``html`` to ``out`` with headless Chromium: the page's own print stylesheet lays it out."""
+    browser = next((path for name in CHROMIUM_NAMES if (path := shutil.which(name))), None)
+    if browser is None:
+        raise CommandError("a PDF needs Chromium, and none is installed",
+                           "Install Debian's chromium package (apt-get install chromium), or write --html and "
+                           "print the page from a browser.")
+    sandbox = ("--no-sandbox",) if os.geteuid() == 0 else ()  # Chromium refuses to run as root otherwise
+    with tempfile.TemporaryDirectory() as folder:
+        page = Path(folder, "invoice.html")
+        page.write_text(html, encoding="utf-8")
+        done = subprocess.run([browser, *CHROMIUM_FLAGS, *sandbox, f"--user-data-dir={folder}/profile",
+                               f"--print-to-pdf={out.resolve()}", page.as_uri()],
+                              check=False, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0 or not out.is_file():
+        raise CommandError(f"Chromium could not print the PDF (exit {done.returncode})",
+                           done.stderr.strip()[-2000:] or "Run the command again with --html to check the page.")
