@@ -28,6 +28,10 @@ def build_definitions(warehouse: TallyWarehouse | None = None, loggers: dict | N
         sensors=[new_dump_files_sensor, invoices_after_load_sensor],
         resources={"warehouse": warehouse or TallyWarehouse.from_env()},
         loggers=loggers,
+        # Every step opens the one DuckDB working file for writing, and DuckDB lets one process do that:
+        # runs launched from the UI, schedules and sensors run their steps one after another in the run's
+        # process. `invoice_fanout` works on Parquet and keeps its own multiprocess executor.
+        executor=dg.in_process_executor,
     )
 
 
