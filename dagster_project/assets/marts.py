@@ -89,7 +89,7 @@ def _totals(invoices: pl.DataFrame) -> str:
     if invoices.is_empty():
         return "_no invoices_"
     rows = invoices.group_by("currency").agg(pl.col("total").sum()).sort("currency")
-    return "\n".join(f"- {currency}: {format_money(total, currency)}" for currency, total in rows.iter_rows())
+    return "\n".join(f"- {format_money(total, currency)}" for currency, total in rows.iter_rows())
 
 
 @dg.asset(
