@@ -24,10 +24,12 @@ def line_batches(
     params = params or []
     total = con.sql(f"SELECT count(*) FROM {relation}", params=params).fetchall()[0][0]
     batches = max(1, -(-total // rows))
+    # The relation comes first in the text, so its own `?` parameters bind before the batch count's.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE line_batch_rows AS
-            SELECT {', '.join(columns)}, hash(source_file, line_number) % ?::UBIGINT AS line_batch
-            FROM {relation} ORDER BY line_batch""",
+            WITH selected AS (SELECT {', '.join(columns)} FROM {relation})
+            SELECT *, hash(source_file, line_number) % ?::UBIGINT AS line_batch
+            FROM selected ORDER BY line_batch""",
         [*params, batches],
     )
     try:

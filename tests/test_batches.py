@@ -1,0 +1,31 @@
+"""Batches of whole dump lines (`transforms.batches.line_batches`), over a relation with parameters."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from transforms.batches import line_batches
+
+
+def test_batches_hold_exactly_the_rows_the_parameters_select_and_keep_lines_whole():
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE lines AS
+        SELECT 'f' || (i % 7) AS source_file, i // 7 AS line_number, p AS property_index,
+               CASE WHEN i < 300 THEN 1 ELSE 2 END AS load_id
+        FROM range(1000) AS t(i), range(3) AS q(p)""")
+    columns = ["source_file", "line_number", "property_index", "load_id"]
+    batches = list(line_batches(con, "lines WHERE load_id = ?", columns, [2], rows=500))
+    got = pl.concat(batches).sort(columns)
+    expected = con.sql("SELECT * FROM lines WHERE load_id = 2 ORDER BY ALL").pl()
+    assert got.equals(expected)
+    assert len(batches) == 5  # 2100 rows, about 500 a batch
+    lines_in = [set(b.select("source_file", "line_number").iter_rows()) for b in batches]
+    assert all(a.isdisjoint(b) for i, a in enumerate(lines_in) for b in lines_in[i + 1:])
+
+
+def test_an_empty_selection_gives_one_typed_empty_batch():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE lines (source_file VARCHAR, line_number BIGINT, load_id BIGINT)")
+    [batch] = line_batches(con, "lines WHERE load_id > ?", ["source_file", "line_number"], [0])
+    assert batch.is_empty() and batch.columns == ["source_file", "line_number"]
