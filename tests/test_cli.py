@@ -568,7 +568,7 @@ def test_status_after_a_run(sample_run):
         r"^Published warehouse: .*warehouse\.duckdb, published .*, 9 invoices over 99 records$",
         r"^samplehc\s+27\s+17\s+4\s+0\s+0\s+0\s+1\s+5$", r"^tula\s+23\s+11\s+1\s+4\s+1\s+0\s+1\s+5$",
         r"^all\s+99\s+57\s+9\s+6\s+2\s+3\s+4\s+18$",
-        r"^2026-09\s+USD\s+2\s+71\.52\s+10\s+18$", r"^2026-09\s+JPY\s+1\s+2837\s+7\s+6$",
+        r"^2026-09\s+USD\s+2\s+71\.52\s+10\s+18$", r"^2026-09\s+JPY\s+1\s+2,837\s+7\s+6$",
         r"^2026-10\s+BHD\s+1\s+7\.354\s+4\s+4$", r"^2026-10\s+USD\s+2\s+65\.23\s+7\s+10$",
     ]:
         assert re.search(pattern, out, re.MULTILINE), f"{pattern!r} not in:\n{out}"

@@ -34,6 +34,7 @@ from transforms.marts.documents import (
 from transforms.marts.formatting import (
     format_money,
     format_period,
+    format_plain,
     format_quantity,
     format_unit_price,
 )
@@ -107,6 +108,18 @@ def test_format_unit_price_keeps_every_significant_digit(price, currency, text):
 ])
 def test_format_quantity_without_trailing_zeros(quantity, text):
     assert format_quantity(quantity) == text
+
+
+@pytest.mark.parametrize("number, text", [
+    (D("2.500000000000000000"), "2.5"),
+    (D("1500000.000000000000000000"), "1500000"),
+    (D("0E-18"), "0"),
+    (D("-0.0000"), "0"),
+    (D("1E+3"), "1000"),
+    (D("12345678901234567890.123456789012345678"), "12345678901234567890.123456789012345678"),
+])
+def test_format_plain_is_every_significant_digit_for_programs(number, text):
+    assert format_plain(number) == text
 
 
 def test_format_period_is_first_to_last_day():

@@ -178,15 +178,23 @@ def test_invoice_limit_counts_what_it_leaves_out(con):
     assert explain_invoice(con, INVOICE, limit=None).lines[0].not_shown == 0
 
 
-def test_an_inconsistent_invoice_is_flagged(warehouse, tmp_path):
-    """The explanation recomputes the numbers: an invoice line that no longer matches its records shows."""
+def edited_copy(warehouse, folder, statement: str):
+    """A copy of the warehouse with ``statement`` applied: one that no run publishes."""
     import shutil
 
-    copy = tmp_path / "broken.duckdb"
+    copy = folder / "edited.duckdb"
     shutil.copyfile(warehouse, copy)
     with duckdb.connect(str(copy)) as writable:
-        writable.execute("UPDATE invoice_lines SET quantity = 6 WHERE metric_id = 'claims' AND unit_price = 0.5")
-        e = explain_invoice(writable, INVOICE)
+        writable.execute(statement)
+    return copy
+
+
+def test_an_inconsistent_invoice_is_flagged(warehouse, tmp_path):
+    """The explanation recomputes the numbers: an invoice line that no longer matches its records shows."""
+    copy = edited_copy(warehouse, tmp_path,
+                       "UPDATE invoice_lines SET quantity = 6 WHERE metric_id = 'claims' AND unit_price = 0.5")
+    with read_only(copy) as connection:
+        e = explain_invoice(connection, INVOICE)
     claims = e.lines[0]
     assert (claims.quantity, claims.recomputed_quantity, claims.quantity_matches) == (6, 5, False)
     assert not e.consistent
@@ -194,6 +202,17 @@ def test_an_inconsistent_invoice_is_flagged(warehouse, tmp_path):
     assert proc.returncode == 0
     assert re.search(r"quantity 6 = the sum of 2 usage lines \(sum\): 5 ✗ MISMATCH", proc.stdout), proc.stdout
     assert "does not match the records it was built from" in proc.stdout
+
+
+def test_an_amount_with_more_digits_than_its_currency_is_shown_whole(warehouse, tmp_path):
+    """Only a warehouse edited by hand holds one; the explanation shows it as stored and marks it."""
+    copy = edited_copy(warehouse, tmp_path,
+                       "UPDATE invoice_lines SET amount = 2.505 WHERE metric_id = 'claims' AND unit_price = 0.5")
+    proc = explain(copy, INVOICE)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"^  amount 2\.505 USD = 5 × 0\.50 USD = 2\.50 USD, rounded half-to-even to 2 decimals "
+                     r"✗ MISMATCH$", proc.stdout, re.MULTILINE), proc.stdout
+    assert re.search(r"^  total     56\.71 USD, the sum of the 7 line amounts ✗ MISMATCH$", proc.stdout, re.MULTILINE)
 
 
 def test_explain_invoice_command(warehouse):
@@ -206,16 +225,17 @@ def test_explain_invoice_command(warehouse):
         r"^  period    2026-10-01 to 2026-11-01 \(exclusive\)$",
         r"^  total     56\.71 USD, the sum of the 7 line amounts ✓$",
         r"^  events    8 billed records ✓",
-        r"^claims at 0\.5 USD per unit: 5 × 0\.5 = 2\.50 USD, 2 events$",
+        r"^claims at 0\.50 USD per unit: 5 × 0\.50 USD = 2\.50 USD, 2 events$",
         r"^  quantity 5 = the sum of 2 usage lines \(sum\): 5 ✓$",
-        r"^  amount 2\.50 = 5 × 0\.5 = 2\.5, rounded half-to-even to 2 decimals ✓$",
-        rf"^    {re.escape(SH)}:1:0\s+3\s+0\.5\s+price_book$",
+        r"^  amount 2\.50 USD = 5 × 0\.50 USD = 2\.50 USD, rounded half-to-even to 2 decimals ✓$",
+        rf"^    {re.escape(SH)}:1:0\s+3\s+0\.50 USD\s+price_book$",
         r"^    … and 1 more usage line \(the first 1 are shown: --limit N or --all to see more\)$",
-        r"^storage_peak at 2 USD per unit: 9 × 2 = 18\.00 USD, 2 events$",
+        r"^storage_peak at 2\.00 USD per unit: 9 × 2\.00 USD = 18\.00 USD, 2 events$",
         r"^  quantity 9 = the largest of 2 usage lines \(max\): 9 ✓$",
         r"^  quantity 1 = the count of 1 record \(count\): 1 ✓$",
-        rf"^    {re.escape(PG)}:1:0 \(property 1\)\s+2\s+1\s+price_book$",
-        rf"^    {re.escape(TU)}:2:0\s+3\s+10\s+price_book$",
+        rf"^    {re.escape(PG)}:1:0 \(property 1\)\s+2\s+1\.00 USD\s+price_book$",
+        r"^tokens at 0\.002 USD per unit: 1,000 × 0\.002 USD = 2\.00 USD, 1 event$",
+        rf"^    {re.escape(TU)}:2:0\s+3\s+10\.00 USD\s+price_book$",
     ]:
         assert re.search(pattern, out, re.MULTILINE), f"{pattern!r} not in:\n{out}"
     assert f"{SH}:3:0" not in out, "--limit 1 shows one record per line"

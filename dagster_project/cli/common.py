@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import sys
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from rich.console import Console
 
 from dagster_project.resources import DEFAULT_DB
+from transforms.marts.formatting import format_plain
 
 EXIT_FAILED = 1  # the work could not be done or cannot be trusted: a failed run, no warehouse yet, a lock
 EXIT_USAGE = 2  # the command line asks for something malformed or absent: an option, an invoice, a record
@@ -44,6 +49,44 @@ def console() -> Console:
     if not out.is_terminal:
         out = Console(markup=False, emoji=False, highlight=False, width=200, no_color=True, soft_wrap=True)
     return out
+
+
+def count(number: int, noun: str) -> str:
+    """``1 file``, ``2 files``: a number and its noun, plural unless the number is 1."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def print_json(value) -> None:
+    """``value`` as one JSON document on standard output, for scripts (``--json``)."""
+    print(json.dumps(to_jsonable(value), indent=2))
+
+
+def to_jsonable(value):
+    """Plain JSON values: a dataclass as an object of its fields and properties (one that defines its own
+    text, a record reference, as that text), a Polars frame as a list of objects, a decimal as its exact
+    digits in a string, a date or instant in ISO 8601, a path as text."""
+    import polars as pl
+
+    if isinstance(value, pl.DataFrame):
+        return [to_jsonable(row) for row in value.iter_rows(named=True)]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if type(value).__str__ is not object.__str__:
+            return str(value)
+        data = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        data.update({name: getattr(value, name) for name, member in vars(type(value)).items()
+                     if isinstance(member, property)})
+        return to_jsonable(data)
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return format_plain(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 def open_warehouse(db: Path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+import duckdb
 from rich.console import Console
 
 from dagster_project.cli.common import (
@@ -12,7 +13,9 @@ from dagster_project.cli.common import (
     CommandError,
     add_db_option,
     console,
+    count,
     open_warehouse,
+    print_json,
 )
 from dagster_project.cli.generate import positive
 from transforms.explain import (
@@ -23,14 +26,13 @@ from transforms.explain import (
     InvoiceLine,
     NotFound,
     RecordExplanation,
-    RecordRef,
-    distinct_value_text,
-    explain_invoice,
-    explain_record,
-    looks_like_record,
-    money,
-    plain_number,
-    to_jsonable,
+    explain,
+)
+from transforms.marts.formatting import (
+    format_money,
+    format_quantity,
+    format_unit_price,
+    minor_unit,
 )
 
 HELP = "show the raw records behind an invoice, or what became of one raw record and why"
@@ -72,37 +74,23 @@ def add_parser(commands) -> None:
 def command(args: argparse.Namespace) -> int:
     con = open_warehouse(args.db)
     try:
-        explanation = _explain(con, args.target.strip(), None if args.all else args.limit)
+        explanation = explain(con, args.target, None if args.all else args.limit)
     except NotFound as missing:
         did_you_mean = f"Did you mean: {', '.join(missing.suggestions)}?" if missing.suggestions else ""
         raise CommandError(missing.message, "\n".join(filter(None, [did_you_mean, missing.hint])),
                            EXIT_USAGE) from None
+    except duckdb.Error as error:  # a warehouse published before its views had what explain reads
+        raise CommandError(f"cannot read the warehouse {args.db}: {str(error).splitlines()[0]}",
+                           "Run `tally run`: it publishes the warehouse again with the current views.") from None
     finally:
         con.close()
     if args.json:
-        print(json.dumps(to_jsonable(explanation), indent=2))
-        return 0
-    out = console()
-    if isinstance(explanation, InvoiceExplanation):
-        print_invoice(out, explanation)
+        print_json(explanation)
+    elif isinstance(explanation, InvoiceExplanation):
+        print_invoice(console(), explanation)
     else:
-        print_record(out, explanation)
+        print_record(console(), explanation)
     return 0
-
-
-def _explain(con, target: str, limit: int | None):
-    try:
-        return explain_invoice(con, target, limit)
-    except NotFound as missing:
-        if not looks_like_record(target):
-            if not target.startswith("INV-"):
-                missing.hint += (f"; a record is {RECORD_FORMAT}, e.g. samplehc/2026-09.jsonl:12 (LINE counts "
-                                 "from 1; INDEX, default 0, is the event's position in a paygentic batch)")
-            raise
-    try:
-        return explain_record(con, RecordRef.parse(target))
-    except ValueError as error:
-        raise NotFound(str(error)) from None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -110,17 +98,16 @@ def _explain(con, target: str, limit: int | None):
 
 
 def print_invoice(out: Console, e: InvoiceExplanation) -> None:
-    cur = e.currency
     out.print(f"Invoice {e.invoice_id}", style="bold")
     _fields(out, [
         ("customer", e.customer_id),
         ("period", f"{e.period_start} to {e.period_end} (exclusive)"),
-        ("currency", cur),
-        ("total", (f"{money(e.total, cur)} {cur}, the sum of the {len(e.lines)} line amounts "
+        ("currency", e.currency),
+        ("total", (f"{_money(e.total, e.currency)}, the sum of the {len(e.lines)} line amounts "
                    f"{_CHECK[e.lines_total == e.total]}")),
         ("lines", f"{e.line_count} {_CHECK[len(e.lines) == e.line_count]}"),
         ("events", (f"{e.event_count} billed records {_CHECK[e.records == e.event_count]} "
-                    "(recounted from usage_events)")),
+                    "(recounted from invoice_line_records)")),
     ])
     for line in e.lines:
         out.print()
@@ -131,36 +118,27 @@ def print_invoice(out: Console, e: InvoiceExplanation) -> None:
 
 
 def _print_line(out: Console, line: InvoiceLine, limit: int | None) -> None:
-    cur = line.currency
-    events = f"{line.event_count} event{'s' if line.event_count != 1 else ''}"
-    out.print(f"{line.metric_id} at {plain_number(line.unit_price)} {cur} per unit: "
-              f"{plain_number(line.quantity)} × {plain_number(line.unit_price)} = {money(line.amount, cur)} {cur}, "
-              f"{events}", style="bold")
-    lines = f"{line.usage_lines} usage line{'s' if line.usage_lines != 1 else ''}"
+    price, quantity = format_unit_price(line.unit_price, line.currency), format_quantity(line.quantity)
+    out.print(f"{line.metric_id} at {price} per unit: {quantity} × {price} = {_money(line.amount, line.currency)}, "
+              f"{count(line.event_count, 'event')}", style="bold")
     if line.aggregation == "count":
-        source = f"the count of {line.records} record{'s' if line.records != 1 else ''}"
+        source = f"the count of {count(line.records, 'record')}"
     else:
-        source = f"{_AGGREGATE.get(line.aggregation, line.aggregation)} {lines}"
-    out.print(f"  quantity {plain_number(line.quantity)} = {source} ({line.aggregation}): "
-              f"{plain_number(line.recomputed_quantity)} {_CHECK[line.quantity_matches]}")
-    digits = len(money(line.amount, cur).partition(".")[2])
-    out.print(f"  amount {money(line.amount, cur)} = {plain_number(line.quantity)} × {plain_number(line.unit_price)}"
-              f" = {plain_number(line.quantity * line.unit_price)}, rounded half-to-even to {digits} decimals "
-              f"{_CHECK[line.amount_matches]}")
+        source = f"{_AGGREGATE.get(line.aggregation, line.aggregation)} {count(line.usage_lines, 'usage line')}"
+    recomputed = "none" if line.recomputed_quantity is None else format_quantity(line.recomputed_quantity)
+    out.print(f"  quantity {quantity} = {source} ({line.aggregation}): {recomputed} {_CHECK[line.quantity_matches]}")
+    exact = format_unit_price(line.exact_amount, line.currency)  # every digit, as an amount before rounding
+    out.print(f"  amount {_money(line.amount, line.currency)} = {quantity} × {price} = {exact}, rounded "
+              f"half-to-even to {minor_unit(line.currency)} decimals {_CHECK[line.amount_matches]}")
     if not line.events_match:
         out.print(f"  events {line.event_count} on the line, {line.records} billed records found "
                   f"{_CHECK[False]}", style="red")
-    value = "value" if line.aggregation == "unique_count" else "quantity"
-    rows = [("record", value, "unit price", "price source")]
-    for r in line.shown.iter_rows(named=True):
-        record = r["record_id"] + (f" (property {r['property_index']})" if r["property_index"] else "")
-        quantity = (distinct_value_text(r["distinct_value"]) if line.aggregation == "unique_count"
-                    else plain_number(r["quantity"]))
-        rows.append((record, quantity, plain_number(line.unit_price), r["price_source"] or ""))
-    for text in _columns(rows, right={1, 2}):
-        out.print("    " + text)
+    rows = [("record", "value" if line.aggregation == "unique_count" else "quantity", "unit price", "price source")]
+    rows += [(r["record_id"] + (f" (property {r['property_index']})" if r["property_index"] else ""),
+              _value(line.aggregation, r), price, r["price_source"] or "") for r in line.shown.iter_rows(named=True)]
+    _columns(out, rows, right={1, 2})
     if line.not_shown:
-        out.print(f"    … and {line.not_shown} more usage line{'s' if line.not_shown != 1 else ''} "
+        out.print(f"    … and {count(line.not_shown, 'more usage line')} "
                   f"(the first {limit} are shown: --limit N or --all to see more)")
 
 
@@ -170,60 +148,65 @@ def _print_line(out: Console, line: InvoiceLine, limit: int | None) -> None:
 
 def print_record(out: Console, e: RecordExplanation) -> None:
     out.print(f"Record {e.record} ({e.source})", style="bold")
-    fields = [("outcome", e.outcome + (f" ({e.reason})" if e.reason else ""))]
-    fields.append(("why", e.why))
-    if e.detail:
-        fields.append(("detail", e.detail))
-    if e.decided_by is not None:
-        fields.append(("won by", f"{e.decided_by.record} ({e.decided_by.outcome})"))
-        for decider in e.deciders[1:]:
-            fields.append(("", f"itself won by {decider.record} ({decider.outcome})"))
-    if e.dedup_key:
-        fields.append(("idempotency key", e.dedup_key))
-    if e.version_key:
-        fields.append(("version key", e.version_key))
-    if e.status:
-        fields.append(("status", e.status))
-    if e.customer_key or e.customer_id:
-        fields.append(("customer", f"key {e.customer_key}" + (f" → {e.customer_id}" if e.customer_id else
-                                                                " (not in customer_keys.csv)")))
-    if e.member:
-        fields.append(("member", e.member))
-    if e.event_type:
-        fields.append(("event type", e.event_type))
-    if e.received_at:
-        fields.append(("received", _instant(e.received_at)))
-    if e.occurred_at:
-        local = f" (local date {e.local_date}" + (f", billing month {e.period_start:%Y-%m})" if e.period_start
-                                                   else ")") if e.local_date else ""
-        fields.append(("occurred", _instant(e.occurred_at) + local))
-    if e.invoice_ids:
-        fields.append(("invoice", ", ".join(e.invoice_ids)))
-    _fields(out, fields)
-    usage = [row for row in e.usage.iter_rows(named=True) if row["metric_id"] is not None]
+    _fields(out, [(name, value) for name, value in _record_fields(e) if value])
+    usage = [u for u in e.usage.iter_rows(named=True) if u["metric_id"] is not None]
     if usage:
         out.print("\n  usage lines")
-        rows = [("property", "metric", "aggregation", "quantity", "unit price", "price source", "invoice")]
-        for u in usage:
-            quantity = (distinct_value_text(u["distinct_value"]) if u["aggregation"] == "unique_count"
-                        else plain_number(u["quantity"]))
-            price = f"{plain_number(u['unit_price'])} {u['currency'] or ''}".strip() if u["unit_price"] is not None else ""
-            rows.append((str(u["property_index"]), u["metric_id"], u["aggregation"] or "", quantity, price,
-                         u["price_source"] or "", u["invoice_id"] or ""))
-        for text in _columns(rows, right={0, 3, 4}):
-            out.print("    " + text)
+        _columns(out, [("property", "metric", "aggregation", "quantity", "unit price", "price source", "invoice")] + [
+            (str(u["property_index"]), u["metric_id"], u["aggregation"] or "", _value(u["aggregation"], u),
+             "" if u["unit_price"] is None else format_unit_price(u["unit_price"], u["currency"]),
+             u["price_source"] or "", u["invoice_id"] or "") for u in usage], right={0, 3, 4})
     if e.related:
         out.print("\n  records its outcome is linked to")
-        rows = [("record", "outcome", "link")]
-        rows += [(str(r.record), r.outcome, r.relation) for r in e.related]
-        for text in _columns(rows):
-            out.print("    " + text)
+        _columns(out, [("record", "outcome", "link")] + [(str(r.record), r.outcome, r.relation) for r in e.related])
         if e.related_more:
             out.print(f"    … and {e.related_more} more")
     if e.raw is not None:
         out.print("\n  raw line (as stored, credentials redacted)")
         raw = e.raw if len(e.raw) <= 4000 else e.raw[:4000] + f" … ({len(e.raw) - 4000} more characters; --json shows all)"
         out.print("    " + raw, soft_wrap=True)
+
+
+def _record_fields(e: RecordExplanation) -> list[tuple[str, str | None]]:
+    """The record's fields in the order they are shown; an empty one is left out."""
+    fields = [("outcome", e.outcome + (f" ({e.reason})" if e.reason else "")), ("why", e.why), ("detail", e.detail)]
+    if e.decided_by is not None:
+        fields.append(("won by", f"{e.decided_by.record} ({e.decided_by.outcome})"))
+        fields += [("", f"itself won by {d.record} ({d.outcome})") for d in e.deciders[1:]]
+    customer = occurred = None
+    if e.customer_key or e.customer_id:
+        customer = f"key {e.customer_key}" + (f" → {e.customer_id}" if e.customer_id else " (not in customer_keys.csv)")
+    if e.occurred_at and e.local_date:
+        month = f", billing month {e.period_start:%Y-%m}" if e.period_start else ""
+        occurred = f"{_instant(e.occurred_at)} (local date {e.local_date}{month})"
+    elif e.occurred_at:
+        occurred = _instant(e.occurred_at)
+    return fields + [("idempotency key", e.dedup_key), ("version key", e.version_key), ("status", e.status),
+                     ("customer", customer), ("member", e.member), ("event type", e.event_type),
+                     ("received", e.received_at and _instant(e.received_at)), ("occurred", occurred),
+                     ("invoice", ", ".join(e.invoice_ids))]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Text
+
+
+def _money(amount, currency: str) -> str:
+    """``format_money``; an amount with more digits than the currency has, which only a warehouse edited
+    by hand holds (and the checks then mark), is shown with all of them rather than refused."""
+    try:
+        return format_money(amount, currency)
+    except ValueError:
+        return format_unit_price(amount, currency)
+
+
+def _value(aggregation: str | None, usage: dict) -> str:
+    """What a usage line adds to its meter: its quantity, or for unique_count the value counted, as JSON
+    spells it (``string:u-17`` → ``"u-17"``, ``number:3`` → ``3``)."""
+    if aggregation != "unique_count":
+        return "" if usage["quantity"] is None else format_quantity(usage["quantity"])
+    kind, _, text = (usage["distinct_value"] or "").partition(":")
+    return json.dumps(text) if kind == "string" else text
 
 
 def _instant(value) -> str:
@@ -236,7 +219,8 @@ def _fields(out: Console, fields: list[tuple[str, str]]) -> None:
         out.print(f"  {name:<{width}}  {value}")
 
 
-def _columns(rows: list[tuple], right: set[int] = frozenset()) -> list[str]:
+def _columns(out: Console, rows: list[tuple], right: set[int] = frozenset()) -> None:
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(str(v).rjust(w) if i in right else str(v).ljust(w)
-                      for i, (v, w) in enumerate(zip(row, widths))).rstrip() for row in rows]
+    for row in rows:
+        out.print("    " + "  ".join(str(v).rjust(w) if i in right else str(v).ljust(w)
+                                     for i, (v, w) in enumerate(zip(row, widths))).rstrip())

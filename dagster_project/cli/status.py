@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from datetime import datetime
 from pathlib import Path
@@ -13,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from dagster_project import run_lock
-from dagster_project.cli.common import add_db_option, console
-from transforms.explain import money, to_jsonable
+from dagster_project.cli.common import add_db_option, console, count, print_json
+from transforms.marts.formatting import format_amount
 from transforms.status import (
     PublishedStatus,
     StateLocked,
@@ -62,10 +61,8 @@ def command(args: argparse.Namespace) -> int:
                 "(default data/raw, data/reference) and publish it, or point --db (or TALLY_DB) at an existing "
                 "warehouse.")
     if args.json:
-        print(json.dumps(to_jsonable({
-            "db": str(db), "note": note, "busy": busy,
-            "state": _state_json(state), "published": _published_json(published), "dagster_last_run": dagster_run,
-        }), indent=2))
+        print_json({"db": db, "note": note, "busy": busy, "state": state, "published": published,
+                    "dagster_last_run": dagster_run})
         return 0
     out = console()
     if note:
@@ -121,13 +118,13 @@ def _print_state(out: Console, state: StateStatus, published: PublishedStatus | 
 
 def _run_sentence(run: dict) -> str:
     seconds = (run["finished_at"] - run["started_at"]).total_seconds()
-    did = [f"loaded {_count(run['files_loaded'], 'file')} ({_count(run['lines_loaded'], 'line')})"
+    did = [f"loaded {count(run['files_loaded'], 'file')} ({count(run['lines_loaded'], 'line')})"
            if run["files_loaded"] else "loaded no new files",
            {"full rebuild": "recomputed every record", "changed lines": "recomputed the records they affect",
             "nothing new": "recomputed nothing"}.get(run["resolution"], run["resolution"])]
     if run["months"]:
         did.append(f"invoiced {', '.join(m.strftime('%Y-%m') for m in run['months'])} "
-                   f"({_count(run['invoices_written'], 'invoice')})")
+                   f"({count(run['invoices_written'], 'invoice')})")
     did.append("published the warehouse" if run["published"] else "published nothing")
     outcome = "succeeded" if run["succeeded"] else "FAILED"
     text = f"#{run['run_number']} {_when(run['started_at'])}, {outcome} after {seconds:.1f} s: {', '.join(did)}"
@@ -156,7 +153,7 @@ def _print_published(out: Console, db: Path, published: PublishedStatus | None) 
         invoices.add_column(name, justify=justify)
     for row in published.invoices_by_month.iter_rows(named=True):
         invoices.add_row(row["period_start"].strftime("%Y-%m"), row["currency"], str(row["invoices"]),
-                         money(row["total"], row["currency"]), str(row["lines"]), str(row["events"]))
+                         format_amount(row["total"], row["currency"]), str(row["lines"]), str(row["events"]))
     if published.invoices_by_month.is_empty():
         invoices.add_row("none", "", "0", "", "", "")
     out.print(invoices)
@@ -180,26 +177,6 @@ def _dagster_last_run() -> dict | None:
     started = datetime.fromtimestamp(record.start_time).astimezone() if record.start_time else None
     return {"run_id": record.dagster_run.run_id, "job": record.dagster_run.job_name,
             "status": record.dagster_run.status.value, "started_at": _when(started) if started else None}
-
-
-def _state_json(state: StateStatus | None):
-    if state is None:
-        return None
-    return {"path": str(state.path), "loaded": state.loaded, "runs": state.runs,
-            "last_change_at": state.last_change_at, "stale_months": state.stale_months,
-            "unpublished": state.unpublished}
-
-
-def _published_json(published: PublishedStatus | None):
-    if published is None:
-        return None
-    return {"path": str(published.path), "published_at": published.published_at, "size": published.size,
-            "reconciliation": published.reconciliation, "invoices_by_month": published.invoices_by_month,
-            "invoices": published.invoices, "records": published.records, "tables": published.tables}
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _when(value: datetime | None) -> str:

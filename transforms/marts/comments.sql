@@ -151,11 +151,13 @@ COMMENT ON COLUMN record_outcomes.customer_key IS 'The vendor''s customer key. N
 COMMENT ON COLUMN record_outcomes.customer_id IS 'Customer the key maps to in customer_keys.csv. NULL when the key is not there or was not read.';
 COMMENT ON COLUMN record_outcomes.occurred_at IS 'Instant the usage happened, to the microsecond. NULL when not read.';
 COMMENT ON COLUMN record_outcomes.received_at IS 'When the request reached the capture point; records are ordered by it, then source_file, line_number, record_index. NULL when the line has no valid receivedAt.';
+COMMENT ON COLUMN record_outcomes.local_date IS 'Date of occurred_at in the customer''s time zone; it picks the price book row and the billing month. NULL without a customer or occurred_at.';
 COMMENT ON COLUMN record_outcomes.period_start IS 'Billing month the record falls in. NULL without a customer or occurred_at.';
 COMMENT ON COLUMN record_outcomes.outcome IS 'What became of the record: billed, duplicate, superseded, voided, rejected_by_vendor, unmetered or quarantined. Never NULL.';
 COMMENT ON COLUMN record_outcomes.reason IS 'Quarantine reason: invalid_json, invalid_envelope, schema_violation, invalid_value, unknown_status, unknown_customer or no_price. NULL for every outcome but quarantined.';
 COMMENT ON COLUMN record_outcomes.detail IS 'Readable explanation of the outcome. NULL for billed records.';
 COMMENT ON COLUMN record_outcomes.status IS 'tula status name, which statuses.csv says bills or voids. NULL for the other sources and when not read.';
+COMMENT ON COLUMN record_outcomes.member IS 'tula memberUniqueKey: the member the event is for. NULL for the other sources and when absent.';
 COMMENT ON COLUMN record_outcomes.dedup_key IS 'Idempotency key, JSON array (samplehc [account, idempotency-key], paygentic [merchantId, idempotencyKey]). NULL for the other sources and without a key.';
 COMMENT ON COLUMN record_outcomes.version_key IS 'Identity of the versioned event, JSON array (tula [clientName, billingEventGuid], sequence [account, customerEventId]). NULL for the other sources and without an event id.';
 COMMENT ON COLUMN record_outcomes.decided_by IS 'record_id of the record that decided this one: the earlier identical line (re-delivery), the first record of the idempotency key, or the winning version. NULL otherwise, also for a vendor-flagged replay.';

@@ -5,6 +5,7 @@
   (``invoices.py``), never here: an amount with non-zero digits beyond the minor unit is an error.
 - Unit prices keep every significant digit, and at least the minor unit: ``0.0005 BHD``, ``4.00 USD``.
 - Quantities: every significant digit, no trailing zeros: ``2.5``, ``1,500``.
+- For programs (JSON): every significant digit, no separators: ``2.5``, ``1500``.
 - Dates in English, whatever the process locale: ``1 October 2026``.
 """
 
@@ -51,8 +52,13 @@ def format_unit_price(price: Decimal | int, currency: str) -> str:
 
 def format_quantity(quantity: Decimal | int) -> str:
     """``2.5``, ``1,500``, ``0``: every significant digit, thousands separators, no trailing zeros."""
-    value = _exact(quantity)
-    return _grouped(_quantize(value, _places(value)))
+    return _grouped(_significant(_exact(quantity)))
+
+
+def format_plain(number: Decimal | int) -> str:
+    """``2.5``, ``1500``, ``0``: every significant digit, no separators, no trailing zeros and no
+    exponent; a decimal as programs read it (JSON output), exactly."""
+    return format(_significant(_exact(number)), "f")
 
 
 def format_date(day: date) -> str:
@@ -85,6 +91,10 @@ def _places(value: Decimal) -> int:
         ctx.prec = 100
         exponent = value.normalize().as_tuple().exponent
     return max(0, -exponent)
+
+
+def _significant(value: Decimal) -> Decimal:
+    return _quantize(value, _places(value))
 
 
 def _quantize(value: Decimal, places: int) -> Decimal:

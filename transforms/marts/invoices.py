@@ -23,7 +23,7 @@ def build_invoice_lines(aggregated: pl.DataFrame) -> pl.DataFrame:
     (``invoice_lines.sql``): adds the amount."""
     minor_units = aggregated["currency"].replace_strict(CURRENCY_MINOR_UNITS, return_dtype=pl.Int64)
     amounts = [
-        _amount(q, p, m) for q, p, m in zip(aggregated["quantity"], aggregated["unit_price"], minor_units)
+        line_amount(q, p, m) for q, p, m in zip(aggregated["quantity"], aggregated["unit_price"], minor_units)
     ]
     return (
         aggregated.with_columns(
@@ -39,10 +39,19 @@ def build_invoice_lines(aggregated: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _amount(quantity: Decimal, unit_price: Decimal, minor_units: int) -> Decimal:
+def line_amount(quantity: Decimal, unit_price: Decimal, minor_units: int) -> Decimal:
+    """An invoice line's amount: ``exact_product`` rounded half-to-even to ``minor_units`` digits (SPEC §4)."""
     with localcontext() as ctx:
         ctx.prec = 100
-        return (quantity * unit_price).quantize(Decimal(1).scaleb(-minor_units), rounding=ROUND_HALF_EVEN)
+        return exact_product(quantity, unit_price).quantize(Decimal(1).scaleb(-minor_units),
+                                                            rounding=ROUND_HALF_EVEN)
+
+
+def exact_product(quantity: Decimal, unit_price: Decimal) -> Decimal:
+    """quantity × unit_price, not rounded: 100 digits hold any product of two DECIMAL(38, 18)."""
+    with localcontext() as ctx:
+        ctx.prec = 100
+        return quantity * unit_price
 
 
 def build_invoices(invoice_lines: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:

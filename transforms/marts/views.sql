@@ -61,8 +61,8 @@ WHERE u.outcome = 'billed';
 CREATE VIEW record_outcomes AS
 SELECT u.record_id, u.source, u.source_file, u.line_number, u.record_index,
     p.usage_lines, p.event_types, p.metric_ids,
-    u.customer_key, u.customer_id, u.occurred_at, u.received_at, u.period_start,
-    u.outcome, u.reason, u.detail, u.status, u.dedup_key, u.version_key,
+    u.customer_key, u.customer_id, u.occurred_at, u.received_at, u.local_date, u.period_start,
+    u.outcome, u.reason, u.detail, u.status, u.member, u.dedup_key, u.version_key,
     u.decided_by, w.outcome AS decided_by_outcome, w.invoice_id AS decided_by_invoice_id,
     u.invoice_id
 FROM usage_events u
