@@ -14,11 +14,11 @@ import dagster as dg
 import polars as pl
 
 from transforms.marts.formatting import format_money
+from transforms.outcomes import OUTCOMES
 
 BILLING_PERIODS_KEY = "billing_periods"
 LOAD_ID_KEY = "load_id"  # raw: the load this run added (absent when it added nothing)
 STAGED_AFTER_KEY = "staged_after"  # staging: this run staged the loads after this one
-OUTCOMES = ("billed", "duplicate", "superseded", "voided", "rejected_by_vendor", "unmetered", "quarantined")
 BAR_WIDTH = 24  # blocks of the longest bar
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 

@@ -10,13 +10,8 @@ import pandera.polars as pa
 import polars as pl
 
 from transforms.marts.invoices import MONEY, QUANTITY
+from transforms.outcomes import OUTCOMES, REASONS
 from transforms.raw.dump_files import SOURCES
-
-OUTCOMES = ["billed", "duplicate", "superseded", "voided", "rejected_by_vendor", "unmetered", "quarantined"]
-REASONS = [
-    "invalid_json", "invalid_envelope", "schema_violation", "invalid_value",
-    "unknown_status", "unknown_customer", "no_price",
-]
 
 RAW_LINES = pa.DataFrameSchema(
     {

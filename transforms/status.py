@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 
 from transforms.raw.dump_files import SOURCES
+from transforms.warehouse import PUBLISHED_TABLES, state_path
 
 _LOCK = re.compile(r"PID (?P<pid>[0-9]+)")
 
@@ -47,10 +48,6 @@ class PublishedStatus:
     invoices: int
     records: int
     tables: dict[str, int] = field(default_factory=dict)
-
-
-def state_path(db: Path) -> Path:
-    return db.with_name(db.stem + ".state.duckdb")
 
 
 def read_state(db: Path, runs: int = 5) -> StateStatus | None:
@@ -119,10 +116,8 @@ def read_published(db: Path) -> PublishedStatus | None:
             """SELECT period_start, currency, count(*) AS invoices, sum(total) AS total,
                       sum(line_count)::BIGINT AS lines, sum(event_count)::BIGINT AS events
                FROM invoices GROUP BY ALL ORDER BY period_start, currency""").pl()
-        invoices = con.sql("SELECT count(*) FROM invoices").fetchall()[0][0]
-        tables = {name: con.sql(f'SELECT count(*) FROM "{name}"').fetchall()[0][0] for name in
-                  ("invoices", "invoice_lines", "usage_events", "quarantine", "reconciliation")}
+        tables = {name: con.sql(f'SELECT count(*) FROM "{name}"').fetchall()[0][0] for name in PUBLISHED_TABLES}
     finally:
         con.close()
     return PublishedStatus(db, datetime.fromtimestamp(stat.st_mtime, UTC), stat.st_size, reconciliation,
-                           by_month, invoices, int(reconciliation["records"].sum()), tables)
+                           by_month, tables["invoices"], int(reconciliation["records"].sum()), tables)

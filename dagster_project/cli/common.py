@@ -94,9 +94,10 @@ def open_warehouse(db: Path):
     neither blocks nor waits for a run)."""
     import duckdb
 
+    from transforms.warehouse import PUBLISHED_TABLES, state_path
+
     if not db.is_file():
-        state = db.with_name(db.stem + ".state.duckdb")
-        hint = ("A run was started but has not published yet; see `tally status`." if state.exists()
+        hint = ("A run was started but has not published yet; see `tally status`." if state_path(db).exists()
                 else "Run `tally run` to load the dumps and publish it, or point --db (or TALLY_DB) at the "
                      "warehouse file.")
         raise CommandError(f"no warehouse at {db}", hint)
@@ -106,7 +107,7 @@ def open_warehouse(db: Path):
     except duckdb.Error as error:
         raise CommandError(f"cannot open the warehouse {db}: {error}",
                            "Is it a tally warehouse? Check --db (or TALLY_DB); `tally run` publishes one.") from None
-    missing = {"invoices", "invoice_lines", "usage_events", "quarantine", "reconciliation"} - {
+    missing = set(PUBLISHED_TABLES) - {
         name for (name,) in con.sql("SELECT table_name FROM duckdb_tables() UNION ALL "
                                     "SELECT view_name FROM duckdb_views()").fetchall()}
     if missing:

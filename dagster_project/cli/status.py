@@ -20,8 +20,8 @@ from transforms.status import (
     StateStatus,
     read_published,
     read_state,
-    state_path,
 )
+from transforms.warehouse import state_path
 
 HELP = "show what is loaded, the last run, outcomes by source and invoices by month"
 DESCRIPTION = """\
