@@ -401,3 +401,42 @@ def test_credentials_never_reach_the_warehouse(tmp_path):
     for n in (3, 4, 5, 6, 9):
         assert "[REDACTED]" in quarantined_raw[(shc, n)], quarantined_raw[(shc, n)]
     assert "[REDACTED]" in quarantined_raw[("samplehc/latin1.jsonl", 1)]
+
+
+def test_batches_of_files_store_what_a_transaction_per_file_stores(tmp_path):
+    """Files are inserted in batches per source; each file keeps its own sha256, lines and raw_files row."""
+    import duckdb
+
+    from transforms.raw.dump_files import discover_dump_files
+    from transforms.raw.load import load_dump_files
+
+    raw = tmp_path / "raw"
+    write_dump(raw, "samplehc/a.jsonl", [claim(1), "", claim(2)])
+    write_dump(raw, "samplehc/b.jsonl", [claim(3, headers={"Authorization": "Bearer s3cret"})])
+    write_dump(raw, "samplehc/copy-of-a.jsonl", [claim(1), "", claim(2)])
+    write_dump(raw, "tula/c.jsonl", ["not json", claim(4)])
+    files = discover_dump_files(raw)
+
+    stored = []
+    for batch_bytes in (1, 1 << 30):
+        con = duckdb.connect()
+        progress = []
+        report = load_dump_files(con, files, lambda done, total, f: progress.append((done, total, f.source_file)),
+                                 batch_bytes=batch_bytes)
+        assert [f.source_file for f in report.skipped] == ["samplehc/copy-of-a.jsonl"]
+        assert progress == [(1, 3, "samplehc/a.jsonl"), (2, 3, "samplehc/b.jsonl"), (3, 3, "tula/c.jsonl")]
+        assert report.lines_by_source == {"samplehc": 3, "tula": 2, "sequence": 0, "paygentic": 0}
+        stored.append({
+            "files": con.sql("SELECT file_sha256, source, source_file, byte_size, line_count, load_id "
+                             "FROM raw_files ORDER BY source_file").fetchall(),
+            "lines": con.sql("SELECT * FROM raw_samplehc UNION ALL SELECT * FROM raw_tula ORDER BY ALL").fetchall(),
+        })
+    assert stored[0] == stored[1]
+    assert [(f[2], f[4]) for f in stored[0]["files"]] == [("samplehc/a.jsonl", 2), ("samplehc/b.jsonl", 1),
+                                                         ("tula/c.jsonl", 2)]
+    by_file = {f.source_file: f.sha256 for f in files}
+    assert {(line[0], line[1], line[2]) for line in stored[0]["lines"]} == {
+        ("samplehc/a.jsonl", by_file["samplehc/a.jsonl"], 1), ("samplehc/a.jsonl", by_file["samplehc/a.jsonl"], 3),
+        ("samplehc/b.jsonl", by_file["samplehc/b.jsonl"], 1),
+        ("tula/c.jsonl", by_file["tula/c.jsonl"], 1), ("tula/c.jsonl", by_file["tula/c.jsonl"], 2)}
+    assert not any("s3cret" in line[3] for line in stored[0]["lines"])
