@@ -18,12 +18,13 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from benchmarks.generate import SOURCES, Plan, generate
+from benchmarks.steps import format_steps, instance_home, step_durations
 
 HERE = Path(__file__).parent
 TALLY = Path(sys.executable).with_name("tally")
@@ -33,11 +34,12 @@ TALLY = Path(sys.executable).with_name("tally")
 class Measure:
     seconds: float
     peak_mib: float
+    steps: list[tuple[str, str, float]] = field(default_factory=list)
 
 
-def measure(command: list[str]) -> Measure:
+def measure(command: list[str], env: dict | None = None) -> Measure:
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
@@ -66,26 +68,36 @@ def invoices(db: Path) -> list[tuple]:
         con.close()
 
 
-def bench(records: int, work: Path) -> dict:
+def bench(records: int, work: Path, steps: bool = False) -> dict:
     if not (work / "raw").is_dir():
         generate(work, Plan(records=records, records_per_file=max(1, records // 400)))
     held = work / "held"
     held.mkdir(exist_ok=True)
-    for path in work.glob("*.duckdb*"):  # warehouse files, and DuckDB's spill folders beside them
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    for path in [*work.glob("*.duckdb*"), work / "dagster-home"]:  # warehouses, their spill folders, runs
+        if path.exists():
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    home, seen = instance_home(work), set()
+
+    def tally(db: Path) -> Measure:
+        if not steps:
+            return measure(tally_command(work, db))
+        result = measure(tally_command(work, db), env={**os.environ, "DAGSTER_HOME": str(home)})
+        result.steps = step_durations(home, seen)
+        return result
+
     for source in SOURCES:
         newest = sorted((work / "raw" / source).glob("part-*"))[-1]
         shutil.move(newest, held / f"{source}__{newest.name}")
     try:
         floor = measure(floor_command(work / "raw"))
-        full = measure(tally_command(work, work / "warehouse.duckdb"))
-        noop = measure(tally_command(work, work / "warehouse.duckdb"))
+        full = tally(work / "warehouse.duckdb")
+        noop = tally(work / "warehouse.duckdb")
     finally:  # the dumps are left whole, whatever happened
         for path in held.iterdir():
             source, name = path.name.split("__")
             shutil.move(path, work / "raw" / source / name)
-    incremental = measure(tally_command(work, work / "warehouse.duckdb"))
-    scratch = measure(tally_command(work, work / "scratch.duckdb"))
+    incremental = tally(work / "warehouse.duckdb")
+    scratch = tally(work / "scratch.duckdb")
     same = invoices(work / "warehouse.duckdb") == invoices(work / "scratch.duckdb")
     return {"records": records, "floor": floor, "full": full, "noop": noop, "incremental": incremental,
             "scratch": scratch, "same_invoices": same}
@@ -106,6 +118,9 @@ def report(result: dict) -> str:
         f"  incremental / full     {incremental / marginal:8.1%}     (target <= 5%)",
         f"  incremental invoices equal a run from scratch: {result['same_invoices']}",
     ]
+    for name in ("full", "noop", "incremental"):
+        if result[name].steps:
+            rows += [f"  {name}:", format_steps(result[name].steps)]
     return "\n".join(rows)
 
 
@@ -113,10 +128,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, action="append", help="size to run (repeatable); default 1M and 10M")
     parser.add_argument("--work", type=Path, default=Path("/tmp/tally-bench"))
+    parser.add_argument("--steps", action="store_true",
+                        help="keep the runs in a Dagster instance of their own and print each run's slowest steps")
     args = parser.parse_args()
     results = []
     for records in args.records or [1_000_000, 10_000_000]:
-        results.append(bench(records, args.work / str(records)))
+        results.append(bench(records, args.work / str(records), args.steps))
         print(report(results[-1]), flush=True)
     if len(results) > 1:
         small, large = results[0], results[-1]
