@@ -98,6 +98,19 @@ def changed_rows(table: str, change: Pending) -> str:
     return table if change.full else f"{table} SEMI JOIN {CHANGED_LINES} USING ({LINE})"
 
 
+def define_input(con: duckdb.DuckDBPyConnection, name: str, relation: str, change: Pending) -> None:
+    """``name``: the temp relation a step reads its input lines from.
+
+    After a full rebuild it is a view over the whole table. For changed lines it is a temp table,
+    filled once: the steps read their input several times, and each read of a view would join the
+    whole table with the changed lines again.
+    """
+    for kind, catalog, column in (("VIEW", "duckdb_views()", "view_name"), ("TABLE", "duckdb_tables()", "table_name")):
+        if con.sql(f"SELECT 1 FROM {catalog} WHERE temporary AND {column} = ?", params=[name]).fetchall():
+            con.execute(f"DROP {kind} {name}")
+    con.execute(f"CREATE TEMP {'VIEW' if change.full else 'TABLE'} {name} AS SELECT * FROM {relation}")
+
+
 def delete_lines(con: duckdb.DuckDBPyConnection, table: str, lines: str) -> None:
     """Delete the rows of ``table`` that lie on the lines of the relation ``lines``."""
     match = " AND ".join(f"t.{c} = s.{c}" for c in LINE.split(", "))

@@ -20,6 +20,7 @@ from transforms.changes import (
     Pending,
     changed_rows,
     current_reference_fingerprint,
+    define_input,
     delete_lines,
     latest_reference_hash,
     mark_applied,
@@ -59,13 +60,11 @@ def resolve_events(con: duckdb.DuckDBPyConnection) -> Pending | None:
     """
     fingerprint = current_reference_fingerprint(con)
     full = fingerprint != latest_reference_hash(con)
-    if full:
-        con.execute("CREATE OR REPLACE TEMP VIEW resolve_input AS SELECT * FROM staged_lines")
-    elif not _scope_new_lines(con):
+    if not full and not _scope_new_lines(con):
         return None
-    else:
-        con.execute(f"""CREATE OR REPLACE TEMP VIEW resolve_input AS
-                        SELECT * FROM staged_lines SEMI JOIN resolve_scope USING ({LINE})""")
+    scope = Pending(0, full)
+    define_input(con, "resolve_input",
+                 "staged_lines" if full else f"staged_lines SEMI JOIN resolve_scope USING ({LINE})", scope)
     con.register("redeliveries", find_redeliveries(con))
     con.execute(read_sql(__file__, "resolve_marked.sql"))
     try:
@@ -138,7 +137,7 @@ def _pending_input(con: duckdb.DuckDBPyConnection, consumer: str, view: str, tab
     """The changes ``consumer`` must apply, with ``view`` over the lines of ``table`` they touch."""
     change = pending(con, consumer)
     if change is not None:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {changed_rows(table, change)}")
+        define_input(con, view, changed_rows(table, change), change)
     return change
 
 
