@@ -57,12 +57,11 @@ PRICED_USAGE = pa.DataFrameSchema(
             (pl.col("outcome") != "billed") | (pl.col("unit_price").is_not_null() & pl.col("customer_id").is_not_null()
              & pl.col("metric_id").is_not_null() & pl.col("period_start").is_not_null())),
             error="a billed line has a customer, metric, unit price and period"),
+        # One grouping for both record-level rules: grouping is most of a contract's cost.
         pa.Check(lambda d: d.lazyframe.select(
-            pl.col("outcome").n_unique().over("source_file", "line_number", "record_index") == 1),
-            error="every line of a record has the record's one outcome"),
-        pa.Check(lambda d: d.lazyframe.select(
-            (pl.col("property_index") == 0).any().over("source_file", "line_number", "record_index")),
-            error="every record has a first usage line (property_index 0)"),
+            ((pl.col("outcome").n_unique() == 1) & (pl.col("property_index") == 0).any())
+            .over("source_file", "line_number", "record_index")),
+            error="every record has one outcome on all its lines, and a first usage line (property_index 0)"),
         pa.Check(lambda d: d.lazyframe.select((pl.col("source") == "paygentic") | (pl.col("property_index") == 0)),
                  error="outside paygentic batches a record is one usage line"),
     ],
