@@ -22,7 +22,7 @@ def priced(rows: list[tuple]) -> pl.DataFrame:
     return frame.with_columns(
         (pl.col("source") + "/a.jsonl").alias("source_file"),
         pl.lit(None, pl.String).alias("reason"),
-        pl.lit(Decimal("1"), QUANTITY).alias("quantity"),
+        pl.lit(Decimal(1), QUANTITY).alias("quantity"),
         pl.lit(Decimal("0.5"), QUANTITY).alias("unit_price"),
         pl.lit("price_book").alias("price_source"),
         pl.when(billed).then(pl.lit("c1")).alias("customer_id"),

@@ -421,8 +421,8 @@ def test_batches_of_files_store_what_a_transaction_per_file_stores(tmp_path):
     for batch_bytes in (1, 1 << 30):
         con = duckdb.connect()
         progress = []
-        report = load_dump_files(con, files, lambda done, total, f: progress.append((done, total, f.source_file)),
-                                 batch_bytes=batch_bytes)
+        report = load_dump_files(con, files, lambda done, total, f, seen=progress: seen.append(
+            (done, total, f.source_file)), batch_bytes=batch_bytes)
         assert [f.source_file for f in report.skipped] == ["samplehc/copy-of-a.jsonl"]
         assert progress == [(1, 3, "samplehc/a.jsonl"), (2, 3, "samplehc/b.jsonl"), (3, 3, "tula/c.jsonl")]
         assert report.lines_by_source == {"samplehc": 3, "tula": 2, "sequence": 0, "paygentic": 0}
