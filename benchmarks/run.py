@@ -55,9 +55,9 @@ def floor_command(raw: Path) -> list[str]:
     return [sys.executable, "-c", script, str(HERE / "floor.sql"), str(raw)]
 
 
-def tally_command(work: Path, db: Path) -> list[str]:
+def tally_command(work: Path, db: Path, memory_limit: str | None = None) -> list[str]:
     return [str(TALLY), "run", "--raw-dir", str(work / "raw"), "--reference-dir", str(work / "reference"),
-            "--db", str(db)]
+            "--db", str(db), *(["--memory-limit", memory_limit] if memory_limit else [])]
 
 
 def invoices(db: Path) -> list[tuple]:
@@ -68,7 +68,7 @@ def invoices(db: Path) -> list[tuple]:
         con.close()
 
 
-def bench(records: int, work: Path, steps: bool = False) -> dict:
+def bench(records: int, work: Path, steps: bool = False, memory_limit: str | None = None) -> dict:
     if not (work / "raw").is_dir():
         generate(work, Plan(records=records, records_per_file=max(1, records // 400)))
     held = work / "held"
@@ -79,9 +79,10 @@ def bench(records: int, work: Path, steps: bool = False) -> dict:
     home, seen = instance_home(work), set()
 
     def tally(db: Path) -> Measure:
+        command = tally_command(work, db, memory_limit)
         if not steps:
-            return measure(tally_command(work, db))
-        result = measure(tally_command(work, db), env={**os.environ, "DAGSTER_HOME": str(home)})
+            return measure(command)
+        result = measure(command, env={**os.environ, "DAGSTER_HOME": str(home)})
         result.steps = step_durations(home, seen)
         return result
 
@@ -130,10 +131,11 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/tally-bench"))
     parser.add_argument("--steps", action="store_true",
                         help="keep the runs in a Dagster instance of their own and print each run's slowest steps")
+    parser.add_argument("--memory-limit", metavar="SIZE", help="passed to every `tally run` (default: tally's own)")
     args = parser.parse_args()
     results = []
     for records in args.records or [1_000_000, 10_000_000]:
-        results.append(bench(records, args.work / str(records), args.steps))
+        results.append(bench(records, args.work / str(records), args.steps, args.memory_limit))
         print(report(results[-1]), flush=True)
     if len(results) > 1:
         small, large = results[0], results[-1]

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import duckdb
 import polars as pl
 
-BATCH_ROWS = 500_000  # rows handed to Polars (or Pandera) at a time
+BATCH_ROWS = 200_000  # rows handed to Polars (or Pandera) at a time
 
 
 def line_batches(

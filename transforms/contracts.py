@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from transforms.batches import BATCH_ROWS
 from transforms.marts.invoices import MONEY, QUANTITY
 from transforms.outcomes import OUTCOMES, REASONS
 from transforms.raw.dump_files import SOURCES
@@ -24,6 +25,9 @@ RAW_LINES = pa.DataFrameSchema(
         "utf8_valid": pa.Column(bool),
     },
     unique=["source_file", "line_number"],
+    # Raw lines carry the whole envelope (paygentic's hold whole batches of events): smaller batches
+    # keep what one batch holds in memory about the same as the other contracts'.
+    metadata={"batch_rows": 100_000},
 )
 
 STAGED_LINES = pa.DataFrameSchema(
@@ -102,6 +106,11 @@ def columns(schema: pa.DataFrameSchema) -> list[str]:
     """The columns a contract reads: its own, its unique key, and those its frame-level checks use."""
     wanted = [*schema.columns, *(schema.unique or []), *((schema.metadata or {}).get("reads", []))]
     return list(dict.fromkeys(["source_file", *wanted]))
+
+
+def batch_rows(schema: pa.DataFrameSchema) -> int:
+    """Rows per batch of whole dump lines this contract is validated in."""
+    return (schema.metadata or {}).get("batch_rows", BATCH_ROWS)
 
 
 def failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.DataFrame | None:

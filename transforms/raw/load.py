@@ -36,7 +36,7 @@ def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
     return con.sql("SELECT coalesce(max(load_id), 0) + 1 FROM raw_files").fetchall()[0][0]
 
 
-BATCH_BYTES = 128 << 20
+BATCH_BYTES = 64 << 20
 
 
 def load_dump_files(con: duckdb.DuckDBPyConnection, files: Iterable[DumpFile],
