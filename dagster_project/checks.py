@@ -65,7 +65,8 @@ def priced_usage_contract(warehouse: TallyWarehouse) -> dg.AssetCheckResult:
         unpublished = changes.pending(con, "publish")
         if unpublished is None:
             return dg.AssetCheckResult(passed=True, metadata={"rows_checked": 0})
-        return _validate(con, "PRICED_USAGE", changes.changed_rows("int_priced_usage", unpublished))
+        relation, params = changes.rows_since("int_priced_usage", unpublished)
+        return _validate(con, "PRICED_USAGE", relation, params)
 
 
 def table_contract(asset_key: list[str], schema_name: str, table: str):

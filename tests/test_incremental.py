@@ -23,8 +23,12 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from harness import REFERENCE, envelope, write_dump, write_reference
+from transforms import intermediate
 from transforms.pipeline import run_all
+from transforms.raw.dump_files import discover_dump_files
+from transforms.raw.load import load_dump_files
 from transforms.reference import load_reference
+from transforms.staging import MODELS, stage_new_lines
 from transforms.warehouse import connect_state, publish
 
 TABLES = ("usage_events", "quarantine", "reconciliation", "invoices", "invoice_lines")
@@ -469,6 +473,59 @@ def test_the_change_log_keeps_only_changes_some_consumer_has_not_applied(site, t
     assert logged() == [(6, "samplehc/f.jsonl", 1)]
     assert site.changes() == [(1, True), *((n, False) for n in range(2, 7))]
     assert_same_as_scratch(site, tmp_path / "scratch")
+
+
+def test_each_row_carries_the_change_that_last_resolved_its_line(site):
+    """Later layers find their input by ``change_id``: every row of a line holds the newest change that
+    recomputed that line, in all three intermediate tables."""
+    def change_ids(table: str) -> dict[tuple[str, int], set[int]]:
+        rows = site.sql(f"SELECT source_file, line_number, change_id FROM {table}")
+        found: dict[tuple[str, int], set[int]] = {}
+        for file, line, change in rows:
+            found.setdefault((file, line), set()).add(change)
+        return found
+
+    site.add({"samplehc/a.jsonl": [shc(1, "2026-10-03T12:00:00Z", "k-1"), shc(2, "2026-10-03T12:01:00Z")],
+              "paygentic/a.jsonl": [pay("2026-10-03T12:00:00Z", pev("p-1", "tokens", 5), pev("p-2", "requests", 1))]})
+    site.run()
+    site.add({"samplehc/b.jsonl": [shc(4, "2026-10-02T12:00:00Z", "k-1")]})  # takes k-1 over from a:1
+    site.run()
+    expected = {("samplehc/a.jsonl", 1): {2}, ("samplehc/a.jsonl", 2): {1}, ("paygentic/a.jsonl", 1): {1},
+                ("samplehc/b.jsonl", 1): {2}}
+    for table in ("int_resolved_lines", "int_metered_lines", "int_priced_usage"):
+        assert change_ids(table) == expected, table
+    assert site.outcomes()["samplehc/a.jsonl:1:0"] == D
+
+
+def test_a_working_database_without_change_ids_is_rebuilt_whole(site, tmp_path):
+    """A working database written before rows carried ``change_id`` is resolved again from scratch."""
+    site.add({"samplehc/a.jsonl": [shc(1, "2026-10-03T12:00:00Z", "k-1")]})
+    site.run()
+    for table in ("int_resolved_lines", "int_metered_lines", "int_priced_usage"):
+        site.con.execute(f"ALTER TABLE {table} DROP COLUMN change_id")
+    site.add({"samplehc/b.jsonl": [shc(4, "2026-10-02T12:00:00Z", "k-1")]})
+    site.run()
+    assert site.changes() == [(1, True), (2, True)]
+    assert site.outcomes() == {"samplehc/a.jsonl:1:0": D, "samplehc/b.jsonl:1:0": B}
+    assert_same_as_scratch(site, tmp_path / "scratch")
+
+
+def test_pricing_refuses_to_run_ahead_of_metering(site):
+    """Pricing reads the metered rows of its changes: with metering behind, it stops rather than price old rows."""
+    site.add({"samplehc/a.jsonl": [shc(1, "2026-10-03T12:00:00Z")]})
+    site.run()
+    site.add({"samplehc/b.jsonl": [shc(2, "2026-10-04T12:00:00Z")]})
+    site.close()
+    site.con = connect_state(site.db)
+    load_dump_files(site.con, discover_dump_files(site.raw))
+    for model in MODELS.values():
+        stage_new_lines(site.con, model)
+    intermediate.resolve_events(site.con)
+    with pytest.raises(RuntimeError, match="metered lines are behind change 2"):
+        intermediate.price_usage(site.con)
+    assert intermediate.meter_lines(site.con) is not None
+    assert intermediate.price_usage(site.con) is not None
+    assert site.sql("SELECT count(*) FROM int_priced_usage WHERE change_id = 2") == [(1,)]
 
 
 def test_runs_on_one_open_connection_give_the_same_result(tmp_path):

@@ -5,6 +5,11 @@ lines it records a *change*: the lines whose outcome it recomputed, or a full re
 reference data that differ from the last run's). Every later layer is a function of each line alone
 (given the reference data), so it keeps a watermark of the changes it applied and redoes only their
 lines. A layer that has nothing pending does no work, which is what makes a run with nothing new cheap.
+
+Every row of the intermediate tables carries the ``change_id`` that last resolved its line. A layer
+reads the rows changed since its watermark with ``change_id > watermark``: rows are appended, so the
+recent ones sit in the last row groups and DuckDB skips the rest by their min/max, instead of
+joining every row of a wide table with the changed lines.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ class Pending:
 
     change_id: int
     full: bool
+    since: int = 0  # the newest change the consumer had applied before these
 
 
 def create_change_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -43,12 +49,17 @@ def latest_reference_hash(con: duckdb.DuckDBPyConnection) -> str | None:
     return rows[0][0] if rows else None
 
 
-def record_change(con: duckdb.DuckDBPyConnection, full: bool, reference_hash: str, lines: str | None) -> int:
-    """Log a change; ``lines`` names a relation of (source, source_file, line_number) unless ``full``.
+def next_change_id(con: duckdb.DuckDBPyConnection) -> int:
+    return con.sql("SELECT coalesce(max(change_id), 0) + 1 FROM int_changes").fetchall()[0][0]
+
+
+def record_change(con: duckdb.DuckDBPyConnection, change_id: int, full: bool, reference_hash: str,
+                  lines: str | None) -> None:
+    """Log change ``change_id`` (from ``next_change_id``); ``lines`` names a relation of (source,
+    source_file, line_number) unless ``full``.
 
     Call inside the transaction that rewrites the resolved lines, so the log never disagrees with them.
     """
-    change_id = con.sql("SELECT coalesce(max(change_id), 0) + 1 FROM int_changes").fetchall()[0][0]
     con.execute("INSERT INTO int_changes VALUES (?, ?, ?, now())", [change_id, full, reference_hash])
     if full:
         con.execute("DELETE FROM int_changed_lines")
@@ -64,14 +75,11 @@ def record_change(con: duckdb.DuckDBPyConnection, full: bool, reference_hash: st
                FROM int_consumed_changes WHERE list_contains(?, consumer))""",
         [list(CONSUMERS), list(CONSUMERS)],
     )
-    return change_id
 
 
 def pending(con: duckdb.DuckDBPyConnection, consumer: str) -> Pending | None:
     """The changes ``consumer`` has not applied yet, or None. Unless full, fills ``changed_lines``."""
-    applied = con.sql(
-        "SELECT coalesce(max(change_id), 0) FROM int_consumed_changes WHERE consumer = ?", params=[consumer]
-    ).fetchall()[0][0]
+    applied = applied_change(con, consumer)
     latest, full = con.sql(
         "SELECT max(change_id), coalesce(bool_or(full_rebuild), false) FROM int_changes WHERE change_id > ?",
         params=[applied],
@@ -84,7 +92,13 @@ def pending(con: duckdb.DuckDBPyConnection, consumer: str) -> Pending | None:
                 SELECT DISTINCT {LINE} FROM int_changed_lines WHERE change_id > ?""",
             [applied],
         )
-    return Pending(latest, full)
+    return Pending(latest, full, applied)
+
+
+def applied_change(con: duckdb.DuckDBPyConnection, consumer: str) -> int:
+    """The newest change ``consumer`` has applied (0 for none)."""
+    return con.sql("SELECT coalesce(max(change_id), 0) FROM int_consumed_changes WHERE consumer = ?",
+                   params=[consumer]).fetchall()[0][0]
 
 
 def mark_applied(con: duckdb.DuckDBPyConnection, consumer: str, change: Pending) -> None:
@@ -94,11 +108,20 @@ def mark_applied(con: duckdb.DuckDBPyConnection, consumer: str, change: Pending)
 
 
 def changed_rows(table: str, change: Pending) -> str:
-    """The rows of ``table`` that ``change`` touches, as a relation: all of them after a full rebuild."""
+    """The rows of ``table`` that ``change`` touches, as a relation: all of them after a full rebuild.
+
+    For tables and views without ``change_id``; the intermediate tables use ``rows_since``.
+    """
     return table if change.full else f"{table} SEMI JOIN {CHANGED_LINES} USING ({LINE})"
 
 
-def define_input(con: duckdb.DuckDBPyConnection, name: str, relation: str, change: Pending) -> None:
+def rows_since(table: str, change: Pending) -> tuple[str, list]:
+    """The rows of an intermediate ``table`` that ``change`` touches, as a relation and its parameters."""
+    return (table, []) if change.full else (f"{table} WHERE change_id > ?", [change.since])
+
+
+def define_input(con: duckdb.DuckDBPyConnection, name: str, relation: str, change: Pending,
+                 params: list | None = None) -> None:
     """``name``: the temp relation a step reads its input lines from.
 
     After a full rebuild it is a view over the whole table. For changed lines it is a temp table,
@@ -108,7 +131,10 @@ def define_input(con: duckdb.DuckDBPyConnection, name: str, relation: str, chang
     for kind, catalog, column in (("VIEW", "duckdb_views()", "view_name"), ("TABLE", "duckdb_tables()", "table_name")):
         if con.sql(f"SELECT 1 FROM {catalog} WHERE temporary AND {column} = ?", params=[name]).fetchall():
             con.execute(f"DROP {kind} {name}")
-    con.execute(f"CREATE TEMP {'VIEW' if change.full else 'TABLE'} {name} AS SELECT * FROM {relation}")
+    if change.full:  # a view cannot take parameters; a full rebuild's input has none
+        con.execute(f"CREATE TEMP VIEW {name} AS SELECT * FROM {relation}")
+    else:
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {relation}", params or [])
 
 
 def delete_lines(con: duckdb.DuckDBPyConnection, table: str, lines: str) -> None:

@@ -18,14 +18,16 @@ from transforms.changes import (
     CHANGED_LINES,
     LINE,
     Pending,
-    changed_rows,
+    applied_change,
     current_reference_fingerprint,
     define_input,
     delete_lines,
     latest_reference_hash,
     mark_applied,
+    next_change_id,
     pending,
     record_change,
+    rows_since,
 )
 from transforms.intermediate.canonical_json import canonical_json
 from transforms.intermediate.pricing import LOOKUP, book_prices
@@ -59,24 +61,33 @@ def resolve_events(con: duckdb.DuckDBPyConnection) -> Pending | None:
     Returns the change it logged, or None when there was nothing new to resolve.
     """
     fingerprint = current_reference_fingerprint(con)
-    full = fingerprint != latest_reference_hash(con)
+    full = fingerprint != latest_reference_hash(con) or not _has_change_ids(con)
     if not full and not _scope_new_lines(con):
         return None
-    scope = Pending(0, full)
+    change_id = next_change_id(con)
     define_input(con, "resolve_input",
-                 "staged_lines" if full else f"staged_lines SEMI JOIN resolve_scope USING ({LINE})", scope)
+                 "staged_lines" if full else f"staged_lines SEMI JOIN resolve_scope USING ({LINE})",
+                 Pending(change_id, full))
     con.register("redeliveries", find_redeliveries(con))
     con.execute(read_sql(__file__, "resolve_marked.sql"))
     try:
         with transaction(con):
-            _rewrite(con, "int_resolved_lines", read_sql(__file__, "resolve_events.sql"), full, "resolve_scope")
-            change_id = record_change(con, full, fingerprint, "resolve_scope")
+            _rewrite(con, "int_resolved_lines", read_sql(__file__, "resolve_events.sql"), full, "resolve_scope",
+                     [change_id])
+            record_change(con, change_id, full, fingerprint, "resolve_scope")
             con.execute("""INSERT OR REPLACE INTO int_resolved_loads
                            SELECT source, max(load_id) FROM staged_lines GROUP BY source""")
     finally:
         con.execute("DROP VIEW resolve_marked")
         con.unregister("redeliveries")
     return Pending(change_id, full)
+
+
+def _has_change_ids(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the resolved lines carry ``change_id`` (a working database from before it is rebuilt)."""
+    return bool(con.sql("""SELECT 1 FROM duckdb_columns() WHERE database_name = current_database()
+                           AND schema_name = 'main' AND table_name = 'int_resolved_lines'
+                           AND column_name = 'change_id'""").fetchall())
 
 
 def _scope_new_lines(con: duckdb.DuckDBPyConnection) -> bool:
@@ -109,6 +120,8 @@ def price_usage(con: duckdb.DuckDBPyConnection) -> Pending | None:
     change = _pending_input(con, "priced_usage", "price_input", "int_metered_lines")
     if change is None:
         return None
+    if applied_change(con, "metered_lines") < change.change_id:
+        raise RuntimeError(f"metered lines are behind change {change.change_id}: meter the lines before pricing them")
     con.execute(read_sql(__file__, "price_lookups.sql"))
     lookups = con.sql(f"SELECT DISTINCT {', '.join(LOOKUP)} FROM price_lookups WHERE outcome IS NULL").pl()
     prices = con.sql("SELECT * FROM ref_prices").pl()
@@ -137,14 +150,16 @@ def _pending_input(con: duckdb.DuckDBPyConnection, consumer: str, view: str, tab
     """The changes ``consumer`` must apply, with ``view`` over the lines of ``table`` they touch."""
     change = pending(con, consumer)
     if change is not None:
-        define_input(con, view, changed_rows(table, change), change)
+        relation, params = rows_since(table, change)
+        define_input(con, view, relation, change, params)
     return change
 
 
-def _rewrite(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, full: bool, scope: str) -> None:
+def _rewrite(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, full: bool, scope: str,
+             params: list | None = None) -> None:
     """Rebuild ``table`` from ``select_sql``: whole, or only the lines in ``scope`` (call in a transaction)."""
     if full:
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}")
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}", params or [])
         return
     delete_lines(con, table, scope)
-    con.execute(f"INSERT INTO {table} BY NAME {select_sql}")
+    con.execute(f"INSERT INTO {table} BY NAME {select_sql}", params or [])

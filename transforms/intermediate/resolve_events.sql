@@ -74,5 +74,6 @@ SELECT * EXCLUDE (early_outcome, redelivery_of, received_sub_us, first_of_key, v
         WHEN 'redelivery' THEN redelivery_of
         WHEN 'reused_key' THEN first_of_key
         WHEN 'later_version' THEN version_winner
-    END AS decided_by
+    END AS decided_by,
+    ?::BIGINT AS change_id  -- the change this resolution logs; metering and pricing carry it on
 FROM decided
