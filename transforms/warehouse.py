@@ -21,14 +21,13 @@ from transforms import intermediate
 from transforms.changes import (
     CHANGED_LINES,
     Pending,
-    changed_rows,
     create_change_tables,
     current_reference_fingerprint,
     delete_lines,
     mark_applied,
     pending,
 )
-from transforms.marts import description
+from transforms.marts import RECORD_VIEWS, description
 from transforms.raw.load import create_raw_tables
 from transforms.reference import Reference
 from transforms.sql_files import read_sql
@@ -37,7 +36,7 @@ from transforms.staging import common as staging_common
 from transforms.staging.common import create_staging_table
 from transforms.transactions import transaction
 
-RECORD_TABLES = ("usage_events", "quarantine")  # one row per usage line or record: changed lines replaced
+RECORD_TABLES = RECORD_VIEWS  # one row per usage line or record: changed lines replaced
 SUMMARY_TABLES = ("invoices", "invoice_lines", "reconciliation")  # small: copied whole
 PUBLISHED_TABLES = (*SUMMARY_TABLES, *RECORD_TABLES)
 
@@ -148,7 +147,7 @@ def _apply_changes(con: duckdb.DuckDBPyConnection, change: Pending | None) -> No
     if change is not None:
         for table in RECORD_TABLES:
             delete_lines(con, f"publishing.{table}", CHANGED_LINES)
-            con.execute(f"INSERT INTO publishing.{table} SELECT * FROM {changed_rows(f'main.{table}', change)}")
+            con.execute(f"INSERT INTO publishing.{table} SELECT * FROM main.{table}_since(?)", [change.since])
     for table in SUMMARY_TABLES:
         con.execute(f"DELETE FROM publishing.{table}")
         con.execute(f"INSERT INTO publishing.{table} SELECT * FROM main.{table}")

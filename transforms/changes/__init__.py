@@ -107,16 +107,9 @@ def mark_applied(con: duckdb.DuckDBPyConnection, consumer: str, change: Pending)
     )
 
 
-def changed_rows(table: str, change: Pending) -> str:
-    """The rows of ``table`` that ``change`` touches, as a relation: all of them after a full rebuild.
-
-    For tables and views without ``change_id``; the intermediate tables use ``rows_since``.
-    """
-    return table if change.full else f"{table} SEMI JOIN {CHANGED_LINES} USING ({LINE})"
-
-
 def rows_since(table: str, change: Pending) -> tuple[str, list]:
-    """The rows of an intermediate ``table`` that ``change`` touches, as a relation and its parameters."""
+    """The rows of an intermediate ``table`` that ``change`` touches (all of them after a full rebuild),
+    as a relation and its parameters."""
     return (table, []) if change.full else (f"{table} WHERE change_id > ?", [change.since])
 
 

@@ -17,14 +17,23 @@ from transforms.sql_files import read_sql
 from transforms.transactions import transaction
 
 VIEW_MODELS = ("usage_events", "quarantine", "reconciliation")
+RECORD_VIEWS = ("usage_events", "quarantine")  # one row per usage line or record
 INVOICE_TABLES = ("invoice_lines", "invoices")
 
 
 def define_view(con: duckdb.DuckDBPyConnection, name: str) -> int:
-    """(Re)define one of ``VIEW_MODELS``; returns its row count."""
+    """(Re)define one of ``VIEW_MODELS``; returns its row count.
+
+    A view of ``RECORD_VIEWS`` is also a table macro, ``<name>_since(change_id)``: its rows of the lines
+    resolved after that change, which publishing reads without scanning the whole priced usage.
+    """
     if name not in VIEW_MODELS:
         raise ValueError(name)
-    con.execute(f"CREATE OR REPLACE VIEW {name} AS {read_sql(__file__, name + '.sql')}")
+    sql = read_sql(__file__, name + ".sql")
+    if name in RECORD_VIEWS:
+        con.execute(f"CREATE OR REPLACE MACRO {name}_since(since) AS TABLE {sql}")
+        sql = f"SELECT * FROM {name}_since(0)"
+    con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
     return con.sql(f"SELECT count(*) FROM {name}").fetchall()[0][0]
 
 

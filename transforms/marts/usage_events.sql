@@ -1,4 +1,5 @@
--- One row per usage line of every record, with the record's outcome and why.
+-- One row per usage line of every record, with the record's outcome and why. `since`: only the lines
+-- resolved after that change (0 for all; see transforms.marts.define_view).
 SELECT
     source, source_file, line_number, record_index, property_index,
     source_file || ':' || line_number || ':' || record_index AS record_id,
@@ -8,3 +9,4 @@ SELECT
     outcome, reason, detail, decided_by, invoice_id,
     dedup_key, version_key, status, member
 FROM int_priced_usage
+WHERE change_id > since
