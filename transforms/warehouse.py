@@ -45,7 +45,7 @@ def state_path(db: Path) -> Path:
     return db.with_name(db.stem + ".state.duckdb")
 
 
-DEFAULT_MEMORY_LIMIT = "1GB"
+DEFAULT_MEMORY_LIMIT = "512MB"
 
 
 def connect_state(db: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:

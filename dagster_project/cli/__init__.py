@@ -30,7 +30,7 @@ environment variables (an option given on the command line wins):
   TALLY_RAW_DIR        dump folder of `tally run` (default data/raw)
   TALLY_REFERENCE_DIR  reference CSV folder of `tally run` (default data/reference)
   TALLY_DB             warehouse file of run, status, explain, invoice (default data/warehouse.duckdb)
-  TALLY_MEMORY_LIMIT   DuckDB memory before spilling to disk, for `tally run` (default 1GB)
+  TALLY_MEMORY_LIMIT   DuckDB memory before spilling to disk, for `tally run` (default 512MB)
   TALLY_DOCUMENTS_DIR  invoice documents folder of `tally run` (default invoices/ beside the warehouse)
   DAGSTER_HOME         a Dagster instance folder: runs are recorded there and shown in the UI
                        (dagster dev -m dagster_project), and `tally status` shows the newest
