@@ -31,13 +31,18 @@ from transforms.changes import (
 )
 from transforms.intermediate.canonical_json import canonical_json
 from transforms.intermediate.pricing import LOOKUP, book_prices
+from transforms.raw.dump_files import SOURCES
 from transforms.sql_files import read_sql
 from transforms.transactions import transaction
 
 
-def find_redeliveries(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+def find_redeliveries(con: duckdb.DuckDBPyConnection, scope: Pending) -> pl.DataFrame:
     """Lines equal as JSON values to an earlier standing line of the same source (step 6)."""
-    candidates = con.sql(read_sql(__file__, "redelivery_candidates.sql")).pl()
+    con.execute(read_sql(__file__, "redelivery_candidates.sql"))
+    relation, params = ("raw_lines", []) if scope.full else _scoped_lines(con, "raw_", "redelivery_candidates")
+    define_input(con, "candidate_raw_lines", relation, scope, params)
+    candidates = con.sql("""SELECT c.*, r.envelope FROM redelivery_candidates c
+                            JOIN candidate_raw_lines r USING (source, source_file, line_number)""").pl()
     schema = {"source": pl.String, "source_file": pl.String, "line_number": pl.Int64,
               "first_file": pl.String, "first_line": pl.Int64}
     if candidates.is_empty():
@@ -65,10 +70,10 @@ def resolve_events(con: duckdb.DuckDBPyConnection) -> Pending | None:
     if not full and not _scope_new_lines(con):
         return None
     change_id = next_change_id(con)
-    define_input(con, "resolve_input",
-                 "staged_lines" if full else f"staged_lines SEMI JOIN resolve_scope USING ({LINE})",
-                 Pending(change_id, full))
-    con.register("redeliveries", find_redeliveries(con))
+    scope = Pending(change_id, full)
+    relation, params = ("staged_lines", []) if full else _scoped_lines(con, "stg_", "resolve_scope")
+    define_input(con, "resolve_input", relation, scope, params)
+    con.register("redeliveries", find_redeliveries(con, scope))
     con.execute(read_sql(__file__, "resolve_marked.sql"))
     try:
         with transaction(con):
@@ -81,6 +86,30 @@ def resolve_events(con: duckdb.DuckDBPyConnection) -> Pending | None:
         con.execute("DROP VIEW resolve_marked")
         con.unregister("redeliveries")
     return Pending(change_id, full)
+
+
+def _scoped_lines(con: duckdb.DuckDBPyConnection, prefix: str, lines: str) -> tuple[str, list]:
+    """The rows of the per-source tables ``<prefix><source>`` on the dump lines of the relation ``lines``
+    (source, source_file, line_number), as a relation and its parameters; for incremental resolution.
+
+    Lines of the loads not yet resolved are found by ``load_id``: they were appended, so DuckDB skips
+    the older row groups by their min/max. The few older lines they interact with are found by
+    ``rowid``, after a scan of the key columns alone. A join of a whole table with ``lines`` read every
+    column of every row.
+    """
+    floors = dict(con.sql("SELECT source, load_id FROM int_resolved_loads").fetchall())
+    parts, params = [], []
+    for source in SOURCES:
+        table, floor = f"{prefix}{source}", floors.get(source, 0)
+        wanted = f"(SELECT source_file, line_number FROM {lines} WHERE source = ?)"
+        older = [row[0] for row in con.sql(
+            f"SELECT rowid FROM {table} SEMI JOIN {wanted} USING (source_file, line_number) WHERE load_id <= ?",
+            params=[source, floor]).fetchall()]
+        parts += [f"SELECT ?::VARCHAR AS source, * FROM (SELECT * FROM {table} WHERE load_id > ?) "
+                  f"SEMI JOIN {wanted} USING (source_file, line_number)",
+                  f"SELECT ?::VARCHAR AS source, * FROM {table} WHERE rowid IN (SELECT unnest(?::BIGINT[]))"]
+        params += [source, floor, source, source, older]
+    return f"({' UNION ALL '.join(parts)})", params
 
 
 def _has_change_ids(con: duckdb.DuckDBPyConnection) -> bool:
