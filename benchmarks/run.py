@@ -130,7 +130,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, action="append", help="size to run (repeatable); default 1M and 10M")
     parser.add_argument("--work", type=Path, default=Path("/tmp/tally-bench"))
     parser.add_argument("--steps", action="store_true",
-                        help="keep the runs in a Dagster instance of their own and print each run's slowest steps")
+                        help="keep the runs in a Dagster instance of their own and print each run's steps, "
+                             "slowest first")
     parser.add_argument("--memory-limit", metavar="SIZE", help="passed to every `tally run` (default: tally's own)")
     args = parser.parse_args()
     results = []

@@ -43,9 +43,8 @@ def step_durations(home: Path, seen: set[str]) -> list[tuple[str, str, float]]:
             os.environ["DAGSTER_HOME"] = previous
 
 
-def format_steps(steps: list[tuple[str, str, float]], top: int = 12) -> str:
-    """The slowest steps, and what all steps took together."""
+def format_steps(steps: list[tuple[str, str, float]]) -> str:
+    """Every step, slowest first, and what all steps took together."""
     total = sum(seconds for _, _, seconds in steps)
-    lines = [f"      {seconds:7.1f} s  {job}: {step}" for job, step, seconds in
-             sorted(steps, key=lambda s: -s[2])[:top]]
-    return "\n".join([f"    steps: {total:.1f} s in {len(steps)} steps; the slowest:", *lines])
+    lines = [f"      {seconds:7.1f} s  {job}: {step}" for job, step, seconds in sorted(steps, key=lambda s: -s[2])]
+    return "\n".join([f"    steps: {total:.1f} s in {len(steps)} steps:", *lines])
