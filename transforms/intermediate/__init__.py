@@ -102,13 +102,14 @@ def _scoped_lines(con: duckdb.DuckDBPyConnection, prefix: str, lines: str) -> tu
     for source in SOURCES:
         table, floor = f"{prefix}{source}", floors.get(source, 0)
         wanted = f"(SELECT source_file, line_number FROM {lines} WHERE source = ?)"
-        older = [row[0] for row in con.sql(
+        older_rowids = [row[0] for row in con.sql(
             f"SELECT rowid FROM {table} SEMI JOIN {wanted} USING (source_file, line_number) WHERE load_id <= ?",
             params=[source, floor]).fetchall()]
-        parts += [f"SELECT ?::VARCHAR AS source, * FROM (SELECT * FROM {table} WHERE load_id > ?) "
-                  f"SEMI JOIN {wanted} USING (source_file, line_number)",
-                  f"SELECT ?::VARCHAR AS source, * FROM {table} WHERE rowid IN (SELECT unnest(?::BIGINT[]))"]
-        params += [source, floor, source, source, older]
+        new_lines = (f"SELECT ?::VARCHAR AS source, * FROM (SELECT * FROM {table} WHERE load_id > ?) "
+                     f"SEMI JOIN {wanted} USING (source_file, line_number)")
+        older_lines = f"SELECT ?::VARCHAR AS source, * FROM {table} WHERE rowid IN (SELECT unnest(?::BIGINT[]))"
+        parts += [new_lines, older_lines]
+        params += [source, floor, source, source, older_rowids]
     return f"({' UNION ALL '.join(parts)})", params
 
 
