@@ -94,8 +94,8 @@ def _scoped_lines(con: duckdb.DuckDBPyConnection, prefix: str, lines: str) -> tu
 
     Lines of the loads not yet resolved are found by ``load_id``: they were appended, so DuckDB skips
     the older row groups by their min/max. The few older lines they interact with are found by
-    ``rowid``, after a scan of the key columns alone. A join of a whole table with ``lines`` read every
-    column of every row.
+    ``rowid``, after a scan of the key columns alone (raw and staged tables are only ever appended to,
+    so their rowids do not move). A join of a whole table with ``lines`` read every column of every row.
     """
     floors = dict(con.sql("SELECT source, load_id FROM int_resolved_loads").fetchall())
     parts, params = [], []
