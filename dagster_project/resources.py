@@ -10,10 +10,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from transforms.memory import DEFAULT_MEMORY_LIMIT
+
 DEFAULT_RAW_DIR = "data/raw"
 DEFAULT_REFERENCE_DIR = "data/reference"
 DEFAULT_DB = "data/warehouse.duckdb"
-DEFAULT_MEMORY_LIMIT = "512MB"
 LOCK_WAIT_SECONDS = 5.0  # a reader such as `tally status` holds the working database for milliseconds
 
 

@@ -28,6 +28,7 @@ from transforms.changes import (
     pending,
 )
 from transforms.marts import RECORD_VIEWS, description
+from transforms.memory import DEFAULT_MEMORY_LIMIT
 from transforms.raw.load import create_raw_tables
 from transforms.reference import Reference
 from transforms.sql_files import read_sql
@@ -43,9 +44,6 @@ PUBLISHED_TABLES = (*SUMMARY_TABLES, *RECORD_TABLES)
 
 def state_path(db: Path) -> Path:
     return db.with_name(db.stem + ".state.duckdb")
-
-
-DEFAULT_MEMORY_LIMIT = "512MB"
 
 
 def connect_state(db: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
