@@ -440,3 +440,40 @@ def test_batches_of_files_store_what_a_transaction_per_file_stores(tmp_path):
         ("samplehc/b.jsonl", by_file["samplehc/b.jsonl"], 1),
         ("tula/c.jsonl", by_file["tula/c.jsonl"], 1), ("tula/c.jsonl", by_file["tula/c.jsonl"], 2)}
     assert not any("s3cret" in line[3] for line in stored[0]["lines"])
+
+
+def test_a_file_is_read_again_only_when_its_stamp_changed(tmp_path, monkeypatch):
+    """A run hashes only the files whose size, mtime, ctime or inode changed since they were hashed;
+    a file rewritten in place, even to the same size and mtime, is hashed again and loaded."""
+    import hashlib
+    import os
+
+    import duckdb
+
+    from transforms.raw import dump_files
+    from transforms.raw.load import known_hashes, load_dump_files
+
+    raw = tmp_path / "raw"
+    write_dump(raw, "samplehc/a.jsonl", [claim(1)])
+    write_dump(raw, "samplehc/b.jsonl", [claim(2)])
+    con = duckdb.connect()
+    first = load_dump_files(con, dump_files.discover_dump_files(raw, known_hashes(con)))
+    assert [f.source_file for f in first.loaded] == ["samplehc/a.jsonl", "samplehc/b.jsonl"]
+
+    hashed = []
+    real_sha256 = dump_files._sha256
+    monkeypatch.setattr(dump_files, "_sha256", lambda path: hashed.append(path.name) or real_sha256(path))
+    again = dump_files.discover_dump_files(raw, known_hashes(con))
+    assert hashed == []
+    assert [(f.source_file, f.sha256) for f in again] == [(f.source_file, f.sha256) for f in first.loaded]
+
+    b = raw / "samplehc" / "b.jsonl"
+    stat = b.stat()
+    b.write_text(b.read_text().replace('"quantity": 2', '"quantity": 3'))  # same size
+    os.utime(b, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the old mtime: only ctime tells
+    assert b.stat().st_size == stat.st_size
+    rewritten = load_dump_files(con, dump_files.discover_dump_files(raw, known_hashes(con)))
+    assert hashed == ["b.jsonl"]
+    assert [(f.source_file, f.sha256) for f in rewritten.loaded] == [
+        ("samplehc/b.jsonl", hashlib.sha256(b.read_bytes()).hexdigest())]
+    assert [f.source_file for f in rewritten.skipped] == ["samplehc/a.jsonl"]

@@ -11,14 +11,14 @@ import duckdb
 
 from transforms import intermediate, marts
 from transforms.raw.dump_files import discover_dump_files
-from transforms.raw.load import LoadReport, load_dump_files
+from transforms.raw.load import LoadReport, known_hashes, load_dump_files
 from transforms.reference import Reference
 from transforms.staging import MODELS, stage_new_lines
 from transforms.warehouse import write_reference
 
 
 def run_all(con: duckdb.DuckDBPyConnection, raw_dir: Path, reference: Reference) -> LoadReport:
-    report = load_dump_files(con, discover_dump_files(raw_dir))
+    report = load_dump_files(con, discover_dump_files(raw_dir, known_hashes(con)))
     for model in MODELS.values():
         stage_new_lines(con, model)
     write_reference(con, reference)

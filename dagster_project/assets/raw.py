@@ -10,7 +10,7 @@ from dagster_project.metadata import LOAD_ID_KEY, table_metadata
 from dagster_project.progress import file_progress
 from dagster_project.resources import TallyWarehouse
 from transforms.raw.dump_files import SOURCES, discover_dump_files
-from transforms.raw.load import load_dump_files, raw_table
+from transforms.raw.load import known_hashes, load_dump_files, raw_table
 
 
 @dg.multi_asset(
@@ -31,7 +31,6 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: TallyWarehouse):
     if not raw_dir.is_dir():
         raise dg.Failure(f"raw directory {raw_dir} does not exist: pass --raw-dir DIR or set TALLY_RAW_DIR to the "
                          "folder with one subfolder per source (samplehc, tula, sequence, paygentic)")
-    files = discover_dump_files(raw_dir)
     reported = 0.0
 
     def on_file(done: int, total: int, dump) -> None:
@@ -42,7 +41,7 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: TallyWarehouse):
             context.log.debug(file_progress(done, total, dump.source_file))
 
     with warehouse.connect() as con:
-        report = load_dump_files(con, files, on_file)
+        report = load_dump_files(con, discover_dump_files(raw_dir, known_hashes(con)), on_file)
         context.log.info(
             f"loaded {len(report.loaded)} new dump files, skipped {len(report.skipped)} already loaded"
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,9 @@ RAW_LINES_SCHEMA = {
 }
 
 
+Stamp = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode: while it holds, so do the bytes
+
+
 @dataclass(frozen=True)
 class DumpFile:
     source: str
@@ -36,13 +40,16 @@ class DumpFile:
     source_file: str  # path relative to the raw dir, with "/" separators
     sha256: str
     size: int
+    stamp: Stamp
 
 
-def discover_dump_files(raw_dir: Path) -> list[DumpFile]:
+def discover_dump_files(raw_dir: Path, hashed: Mapping[str, tuple[Stamp, str]] | None = None) -> list[DumpFile]:
     """Every dump file of every source, sorted by relative path (deterministic load order).
 
-    Files are hashed on several threads (hashlib and file reads release the GIL): hashing every byte
-    is most of what a run with nothing new does.
+    ``hashed`` maps a file's absolute path to its stamp and sha256 when it was last hashed
+    (``transforms.raw.load.known_hashes``): a file with the same stamp is not read again. Hashing every
+    byte was most of what a run with nothing new did. The others are hashed on several threads
+    (hashlib and file reads release the GIL).
     """
     paths = [
         (source, path)
@@ -50,23 +57,33 @@ def discover_dump_files(raw_dir: Path) -> list[DumpFile]:
         for path in sorted((raw_dir / source).rglob("*"))
         if path.is_file() and path.name.endswith(DUMP_SUFFIXES)
     ]
+    hashed = hashed or {}
+
+    def digest(path: Path) -> tuple[str, Stamp]:
+        stamp = _stamp(path)  # taken before reading: a file changed meanwhile is hashed again next time
+        known = hashed.get(str(path.absolute()))
+        return (known[1] if known is not None and known[0] == stamp else _sha256(path)), stamp
+
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        digests = list(pool.map(lambda found: _sha256(found[1]), paths))
+        digests = list(pool.map(lambda found: digest(found[1]), paths))
     found = [
-        DumpFile(source, path, path.relative_to(raw_dir).as_posix(), digest, size)
-        for (source, path), (digest, size) in zip(paths, digests, strict=True)
+        DumpFile(source, path, path.relative_to(raw_dir).as_posix(), sha256, stamp[0], stamp)
+        for (source, path), (sha256, stamp) in zip(paths, digests, strict=True)
     ]
     return sorted(found, key=lambda f: f.source_file)
 
 
-def _sha256(path: Path) -> tuple[str, int]:
+def _stamp(path: Path) -> Stamp:
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino
+
+
+def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    size = 0
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+    return digest.hexdigest()
 
 
 def read_file_bytes(path: Path) -> bytes:

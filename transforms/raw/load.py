@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
-from transforms.raw.dump_files import SOURCES, DumpFile, read_file_bytes, split_lines
+from transforms.raw.dump_files import (
+    SOURCES,
+    DumpFile,
+    Stamp,
+    read_file_bytes,
+    split_lines,
+)
 from transforms.sql_files import read_sql
 from transforms.transactions import transaction
 
@@ -50,6 +56,8 @@ def load_dump_files(con: duckdb.DuckDBPyConnection, files: Iterable[DumpFile],
     ``on_file(done, total, file)`` is called after each file that needed loading, for progress.
     """
     create_raw_tables(con)
+    files = list(files)
+    _remember_hashes(con, files)
     load_id = next_load_id(con)
     known = {row[0] for row in con.sql("SELECT file_sha256 FROM raw_files").fetchall()}
     report = LoadReport(load_id=load_id)
@@ -69,6 +77,24 @@ def load_dump_files(con: duckdb.DuckDBPyConnection, files: Iterable[DumpFile],
             if on_file is not None:
                 on_file(len(report.loaded), len(pending), dump)
     return report
+
+
+def known_hashes(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[Stamp, str]]:
+    """Per dump file (absolute path): its stamp and sha256 when it was last hashed, for ``discover_dump_files``."""
+    create_raw_tables(con)
+    rows = con.sql("SELECT path, byte_size, mtime_ns, ctime_ns, inode, file_sha256 FROM raw_file_hashes").fetchall()
+    return {path: ((size, mtime, ctime, inode), sha256) for path, size, mtime, ctime, inode, sha256 in rows}
+
+
+def _remember_hashes(con: duckdb.DuckDBPyConnection, files: list[DumpFile]) -> None:
+    """Keep the stamp and sha256 of every file found, for the next run (a file no longer found is dropped)."""
+    found = {str(f.path.absolute()): (f.stamp, f.sha256) for f in files}
+    if found == known_hashes(con):
+        return
+    with transaction(con):
+        con.execute("DELETE FROM raw_file_hashes")
+        con.executemany("INSERT INTO raw_file_hashes VALUES (?, ?, ?, ?, ?, ?)",
+                        [(path, *stamp, sha256) for path, (stamp, sha256) in found.items()])
 
 
 def _batches(files: list[DumpFile], batch_bytes: int) -> Iterable[list[DumpFile]]:

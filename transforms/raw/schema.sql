@@ -12,3 +12,14 @@ CREATE TABLE IF NOT EXISTS raw_samplehc  (source_file VARCHAR NOT NULL, file_sha
 CREATE TABLE IF NOT EXISTS raw_tula      (source_file VARCHAR NOT NULL, file_sha256 VARCHAR NOT NULL, line_number BIGINT NOT NULL, envelope VARCHAR NOT NULL USING COMPRESSION zstd, utf8_valid BOOLEAN NOT NULL, load_id BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS raw_sequence  (source_file VARCHAR NOT NULL, file_sha256 VARCHAR NOT NULL, line_number BIGINT NOT NULL, envelope VARCHAR NOT NULL USING COMPRESSION zstd, utf8_valid BOOLEAN NOT NULL, load_id BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS raw_paygentic (source_file VARCHAR NOT NULL, file_sha256 VARCHAR NOT NULL, line_number BIGINT NOT NULL, envelope VARCHAR NOT NULL USING COMPRESSION zstd, utf8_valid BOOLEAN NOT NULL, load_id BIGINT NOT NULL);
+-- Every dump file the last run found, with its stamp when its bytes were last hashed: a file whose size,
+-- mtime, ctime and inode are unchanged has the same bytes (files are immutable, SPEC §1) and is not read
+-- again.
+CREATE TABLE IF NOT EXISTS raw_file_hashes (
+    path         VARCHAR PRIMARY KEY,
+    byte_size    BIGINT  NOT NULL,
+    mtime_ns     BIGINT  NOT NULL,
+    ctime_ns     BIGINT  NOT NULL,
+    inode        BIGINT  NOT NULL,
+    file_sha256  VARCHAR NOT NULL
+);
