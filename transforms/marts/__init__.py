@@ -45,7 +45,7 @@ def stale_periods(con: duckdb.DuckDBPyConnection) -> list[date]:
 def invoices_for(con: duckdb.DuckDBPyConnection, periods: list[date]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Invoice lines and invoices of the given periods (first days of months)."""
     aggregated = con.sql(read_sql(__file__, "invoice_lines.sql"), params=[periods]).pl()
-    records = con.sql(read_sql(__file__, "invoice_records.sql"), params=[periods]).pl()
+    records = aggregated.group_by("customer_id", "period_start").agg(pl.col("record_count").sum().alias("event_count"))
     lines = build_invoice_lines(aggregated)
     return lines, build_invoices(lines, records)
 

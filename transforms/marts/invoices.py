@@ -57,7 +57,7 @@ def exact_product(quantity: Decimal, unit_price: Decimal) -> Decimal:
 def build_invoices(invoice_lines: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
     """One row per invoice (customer × period); the total is the sum of its line amounts.
 
-    ``records`` holds the distinct billed records per customer × period (``invoice_records.sql``).
+    ``records`` holds the number of distinct billed records (``event_count``) per customer × period.
     """
     return (
         invoice_lines.group_by("invoice_id", "customer_id", "period_start", "currency")
