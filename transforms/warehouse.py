@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from transforms import intermediate
+from transforms import intermediate, marts
 from transforms.changes import (
     CHANGED_LINES,
     Pending,
@@ -145,7 +145,8 @@ def _apply_changes(con: duckdb.DuckDBPyConnection, change: Pending | None) -> No
     if change is not None:
         for table in RECORD_TABLES:
             delete_lines(con, f"publishing.{table}", CHANGED_LINES)
-            con.execute(f"INSERT INTO publishing.{table} SELECT * FROM main.{table}_since(?)", [change.since])
+            rows, params = marts.record_rows(con, table, change.since)
+            con.execute(f"INSERT INTO publishing.{table} SELECT * FROM {rows}", params)
     for table in SUMMARY_TABLES:
         con.execute(f"DELETE FROM publishing.{table}")
         con.execute(f"INSERT INTO publishing.{table} SELECT * FROM main.{table}")

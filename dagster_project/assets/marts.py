@@ -33,7 +33,8 @@ def table_asset(name: str) -> dg.AssetsDefinition:
     def _table(warehouse: TallyWarehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:
             rows = marts.define_view(con, name)
-            preview = con.sql(f"SELECT * FROM {name} LIMIT 10").pl()
+            first, params = marts.record_rows(con, name, limit=10) if name in marts.RECORD_VIEWS else (name, [])
+            preview = con.sql(f"SELECT * FROM {first} LIMIT 10", params=params).pl()
             extra = _reconciliation_metadata(con) if name == "reconciliation" else {}
         return dg.MaterializeResult(metadata=table_metadata(preview, rows, **extra))
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from transforms.raw.dump_files import SOURCES
 from transforms.sql_files import read_sql
 
 LINE = "source, source_file, line_number"  # a dump line: the unit of change
@@ -134,3 +135,41 @@ def delete_lines(con: duckdb.DuckDBPyConnection, table: str, lines: str) -> None
     """Delete the rows of ``table`` that lie on the lines of the relation ``lines``."""
     match = " AND ".join(f"t.{c} = s.{c}" for c in LINE.split(", "))
     con.execute(f"DELETE FROM {table} t USING {lines} s WHERE {match}")
+
+
+def rows_on_lines(con: duckdb.DuckDBPyConnection, prefix: str, lines: str) -> tuple[str, list]:
+    """The rows of the per-source tables ``<prefix><source>`` (raw or staged) on the dump lines of the
+    relation ``lines`` (source, source_file, line_number), as a relation and its parameters.
+
+    Lines of the loads not resolved yet are found by ``load_id``: they were appended, so DuckDB skips
+    the older row groups by their min/max. Older lines are found by ``rowid``, after a scan of the key
+    columns alone (raw and staged tables are only ever appended to, so their rowids do not move). A join
+    of a whole table with ``lines`` reads every column of every row, the raw envelopes included.
+    """
+    floors = _resolved_loads(con)
+    parts, params = [], []
+    for source in SOURCES:
+        table, floor = f"{prefix}{source}", floors.get(source, 0)
+        wanted = f"(SELECT source_file, line_number FROM {lines} WHERE source = ?)"
+        older_rowids = [row[0] for row in con.sql(
+            f"SELECT rowid FROM {table} SEMI JOIN {wanted} USING (source_file, line_number) WHERE load_id <= ?",
+            params=[source, floor]).fetchall()]
+        new_lines = (f"SELECT ?::VARCHAR AS source, * FROM (SELECT * FROM {table} WHERE load_id > ?) "
+                     f"SEMI JOIN {wanted} USING (source_file, line_number)")
+        older_lines = f"SELECT ?::VARCHAR AS source, * FROM {table} WHERE rowid IN (SELECT unnest(?::BIGINT[]))"
+        parts += [new_lines, older_lines]
+        params += [source, floor, source, source, older_rowids]
+    return f"({' UNION ALL '.join(parts)})", params
+
+
+def new_staged_rows(con: duckdb.DuckDBPyConnection) -> tuple[str, list]:
+    """The staged rows of the loads resolution has not taken in yet, with their source, as a relation and
+    its parameters: a constant floor per source lets DuckDB skip the older row groups."""
+    floors = _resolved_loads(con)
+    parts = ["SELECT ?::VARCHAR AS source, * FROM stg_" + source + " WHERE load_id > ?" for source in SOURCES]
+    return f"({' UNION ALL '.join(parts)})", [value for source in SOURCES for value in (source, floors.get(source, 0))]
+
+
+def _resolved_loads(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Per source, the newest load whose staged lines resolution has taken in."""
+    return dict(con.sql("SELECT source, load_id FROM int_resolved_loads").fetchall())

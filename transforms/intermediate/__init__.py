@@ -27,11 +27,12 @@ from transforms.changes import (
     next_change_id,
     pending,
     record_change,
+    new_staged_rows,
+    rows_on_lines,
     rows_since,
 )
 from transforms.intermediate.canonical_json import canonical_json
 from transforms.intermediate.pricing import LOOKUP, book_prices
-from transforms.raw.dump_files import SOURCES
 from transforms.sql_files import read_sql
 from transforms.transactions import transaction
 
@@ -39,7 +40,7 @@ from transforms.transactions import transaction
 def find_redeliveries(con: duckdb.DuckDBPyConnection, scope: Pending) -> pl.DataFrame:
     """Lines equal as JSON values to an earlier standing line of the same source (step 6)."""
     con.execute(read_sql(__file__, "redelivery_candidates.sql"))
-    relation, params = ("raw_lines", []) if scope.full else _scoped_lines(con, "raw_", "redelivery_candidates")
+    relation, params = ("raw_lines", []) if scope.full else rows_on_lines(con, "raw_", "redelivery_candidates")
     define_input(con, "candidate_raw_lines", relation, scope, params)
     candidates = con.sql("""SELECT c.*, r.envelope FROM redelivery_candidates c
                             JOIN candidate_raw_lines r USING (source, source_file, line_number)""").pl()
@@ -71,7 +72,7 @@ def resolve_events(con: duckdb.DuckDBPyConnection) -> Pending | None:
         return None
     change_id = next_change_id(con)
     scope = Pending(change_id, full)
-    relation, params = ("staged_lines", []) if full else _scoped_lines(con, "stg_", "resolve_scope")
+    relation, params = ("staged_lines", []) if full else rows_on_lines(con, "stg_", "resolve_scope")
     define_input(con, "resolve_input", relation, scope, params)
     con.register("redeliveries", find_redeliveries(con, scope))
     con.execute(read_sql(__file__, "resolve_marked.sql"))
@@ -88,31 +89,6 @@ def resolve_events(con: duckdb.DuckDBPyConnection) -> Pending | None:
     return Pending(change_id, full)
 
 
-def _scoped_lines(con: duckdb.DuckDBPyConnection, prefix: str, lines: str) -> tuple[str, list]:
-    """The rows of the per-source tables ``<prefix><source>`` on the dump lines of the relation ``lines``
-    (source, source_file, line_number), as a relation and its parameters; for incremental resolution.
-
-    Lines of the loads not yet resolved are found by ``load_id``: they were appended, so DuckDB skips
-    the older row groups by their min/max. The few older lines they interact with are found by
-    ``rowid``, after a scan of the key columns alone (raw and staged tables are only ever appended to,
-    so their rowids do not move). A join of a whole table with ``lines`` read every column of every row.
-    """
-    floors = dict(con.sql("SELECT source, load_id FROM int_resolved_loads").fetchall())
-    parts, params = [], []
-    for source in SOURCES:
-        table, floor = f"{prefix}{source}", floors.get(source, 0)
-        wanted = f"(SELECT source_file, line_number FROM {lines} WHERE source = ?)"
-        older_rowids = [row[0] for row in con.sql(
-            f"SELECT rowid FROM {table} SEMI JOIN {wanted} USING (source_file, line_number) WHERE load_id <= ?",
-            params=[source, floor]).fetchall()]
-        new_lines = (f"SELECT ?::VARCHAR AS source, * FROM (SELECT * FROM {table} WHERE load_id > ?) "
-                     f"SEMI JOIN {wanted} USING (source_file, line_number)")
-        older_lines = f"SELECT ?::VARCHAR AS source, * FROM {table} WHERE rowid IN (SELECT unnest(?::BIGINT[]))"
-        parts += [new_lines, older_lines]
-        params += [source, floor, source, source, older_rowids]
-    return f"({' UNION ALL '.join(parts)})", params
-
-
 def _has_change_ids(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the resolved lines carry ``change_id`` (a working database from before it is rebuilt)."""
     return bool(con.sql("""SELECT 1 FROM duckdb_columns() WHERE database_name = current_database()
@@ -120,16 +96,22 @@ def _has_change_ids(con: duckdb.DuckDBPyConnection) -> bool:
                            AND column_name = 'change_id'""").fetchall())
 
 
+SCOPE_KEYS = "received_at_text, dedup_key, version_key"  # a re-delivery group, an idempotency key, a version key
+
+
 def _scope_new_lines(con: duckdb.DuckDBPyConnection) -> bool:
-    """Fill ``resolve_scope`` with the new staged lines and all they interact with; False if none."""
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE resolve_scope AS
-        SELECT DISTINCT {LINE} FROM staged_lines s
-        LEFT JOIN int_resolved_loads r USING (source)
-        WHERE s.load_id > coalesce(r.load_id, 0)""")
+    """Fill ``resolve_scope`` with the new staged lines and all they interact with; False if none.
+
+    Closed in rounds (``resolve_scope.sql``) that look up only the keys no round has looked up yet.
+    """
+    new_rows, params = new_staged_rows(con)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE scope_rows AS SELECT {LINE}, {SCOPE_KEYS} FROM {new_rows}", params)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE resolve_scope AS SELECT DISTINCT {LINE} FROM scope_rows")
     if not con.sql("SELECT count(*) FROM resolve_scope").fetchall()[0][0]:
         return False
-    while con.execute(read_sql(__file__, "resolve_scope.sql")).fetchall()[0][0]:
-        pass
+    con.execute("CREATE OR REPLACE TEMP TABLE scope_keys (kind VARCHAR, source VARCHAR, key VARCHAR)")
+    while con.execute(read_sql(__file__, "scope_keys.sql")).fetchall()[0][0]:
+        con.execute(read_sql(__file__, "resolve_scope.sql"))
     return True
 
 

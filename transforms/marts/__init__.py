@@ -12,6 +12,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
+from transforms.changes import rows_on_lines
 from transforms.marts.invoices import build_invoice_lines, build_invoices
 from transforms.sql_files import read_sql
 from transforms.transactions import transaction
@@ -31,10 +32,40 @@ def define_view(con: duckdb.DuckDBPyConnection, name: str) -> int:
         raise ValueError(name)
     sql = read_sql(__file__, name + ".sql")
     if name in RECORD_VIEWS:
-        con.execute(f"CREATE OR REPLACE MACRO {name}_since(since) AS TABLE {sql}")
+        if name == "quarantine":
+            _define_macro(con, "quarantined_records", read_sql(__file__, "quarantined_records.sql"))
+        _define_macro(con, name, sql)
         sql = f"SELECT * FROM {name}_since(0)"
     con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
     return con.sql(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+
+
+def _define_macro(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
+    con.execute(f"CREATE OR REPLACE MACRO {name}_since(since) AS TABLE {sql}")
+
+
+def record_rows(con: duckdb.DuckDBPyConnection, name: str, since: int = 0,
+                limit: int | None = None) -> tuple[str, list]:
+    """The rows of the record view ``name`` on the lines resolved after change ``since`` (or its first
+    ``limit`` records), as a relation and its parameters; for a few rows, after ``define_view``.
+
+    A quarantined record's raw line is read by ``rowid`` (``rows_on_lines``): the view's join reads the
+    envelope of every raw line, which is most of the cost when a run changes a few records.
+    """
+    if name not in RECORD_VIEWS:
+        raise ValueError(name)
+    order = "ORDER BY source, source_file, line_number, record_index"
+    if name == "usage_events":
+        order += ", property_index"
+    first, params = ("", [since]) if limit is None else (f"{order} LIMIT ?", [since, limit])
+    if name != "quarantine":
+        return f"(SELECT * FROM {name}_since(?) {first})", params
+    con.execute(f"CREATE OR REPLACE TEMP TABLE quarantined_records AS "
+                f"SELECT * FROM quarantined_records_since(?) {first}", params)
+    raw, raw_params = rows_on_lines(con, "raw_", "quarantined_records")
+    joined = (f"SELECT q.*, r.envelope AS raw FROM quarantined_records q "
+              f"JOIN {raw} r USING (source, source_file, line_number) {'' if limit is None else order}")
+    return f"({joined})", raw_params
 
 
 def stale_periods(con: duckdb.DuckDBPyConnection) -> list[date]:
