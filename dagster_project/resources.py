@@ -61,8 +61,8 @@ class TallyWarehouse(dg.ConfigurableResource):
 
         In a run it is opened once and kept until Dagster tears the resource down at the run's end (once
         per run with the in-process executor, per step process otherwise): the steps then share DuckDB's
-        buffer cache instead of each reading its tables cold, and the log is checkpointed once. Outside
-        a run each call opens and closes its own connection.
+        buffer cache instead of each opening the database and reading its tables cold. Outside a run each
+        call opens and closes its own connection.
         """
         if not self._keep_open:
             con = self._open_state()

@@ -50,12 +50,10 @@ def connect_state(db: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.
     """Open the working database with every layer's tables, views and macros in place.
 
     DuckDB's memory is capped (it spills to ``<state>.tmp`` beyond that) so a run's footprint stays
-    flat however large the dumps grow. The write-ahead log is checkpointed at 1GB instead of DuckDB's
-    16MB: a run holds one connection over many steps (``TallyWarehouse.connect``), and each of their
-    commits would otherwise rewrite the changed row groups; closing the connection checkpoints once.
+    flat however large the dumps grow.
     """
     db.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(state_path(db)), config={"memory_limit": memory_limit, "checkpoint_threshold": "1GB"})
+    con = duckdb.connect(str(state_path(db)), config={"memory_limit": memory_limit})
     con.execute("SET TimeZone = 'UTC'")
     create_raw_tables(con)
     create_change_tables(con)
