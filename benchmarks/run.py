@@ -6,8 +6,11 @@ For each size: generate the dumps (100 files per source) and hold back the newes
 (1%); measure the floor (DuckDB parsing every line once, `floor.sql`); `tally run` from an empty
 warehouse; a run with nothing new (the fixed cost); the held-back files added (incremental); and a full
 run from scratch over all files, whose invoices must equal the incremental run's. Each step runs in its
-own process; its wall time and peak RSS are taken from that process alone (wait4). Times are reported
-with their ratios to the floor and the fixed cost, never asserted: machines differ.
+own process; its wall time and peak RSS are taken from that process alone (wait4). The floor, the run
+with nothing new and the incremental run are each measured ``--repeat`` times (the incremental run from
+a copy of the warehouse as it was before it) and reported as the median, with the range: one short run
+is at the mercy of whatever else the machine does. Times are reported with their ratios to the floor and
+the fixed cost, never asserted: machines differ.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +40,20 @@ class Measure:
     seconds: float
     peak_mib: float
     steps: list[tuple[str, str, float]] = field(default_factory=list)
+    spread: tuple[float, float] | None = None  # fastest and slowest of repeated runs
+
+
+def repeated(times: int, run: Callable[[], Measure], before_again: Callable[[], None] = lambda: None) -> Measure:
+    """The median wall time of ``times`` runs, the largest peak RSS and the last run's steps;
+    ``before_again`` restores what a run changed before the next one."""
+    runs = []
+    for attempt in range(times):
+        if attempt:
+            before_again()
+        runs.append(run())
+    seconds = [r.seconds for r in runs]
+    return Measure(statistics.median(seconds), max(r.peak_mib for r in runs), runs[-1].steps,
+                   (min(seconds), max(seconds)) if times > 1 else None)
 
 
 def measure(command: list[str], env: dict | None = None) -> Measure:
@@ -68,7 +87,7 @@ def invoices(db: Path) -> list[tuple]:
         con.close()
 
 
-def bench(records: int, work: Path, steps: bool = False, memory_limit: str | None = None) -> dict:
+def bench(records: int, work: Path, steps: bool = False, memory_limit: str | None = None, repeat: int = 3) -> dict:
     if not (work / "raw").is_dir():
         generate(work, Plan(records=records, records_per_file=max(1, records // 400)))
     held = work / "held"
@@ -90,14 +109,27 @@ def bench(records: int, work: Path, steps: bool = False, memory_limit: str | Non
         newest = sorted((work / "raw" / source).glob("part-*"))[-1]
         shutil.move(newest, held / f"{source}__{newest.name}")
     try:
-        floor = measure(floor_command(work / "raw"))
+        floor = repeated(repeat, lambda: measure(floor_command(work / "raw")))
         full = tally(work / "warehouse.duckdb")
-        noop = tally(work / "warehouse.duckdb")
+        noop = repeated(repeat, lambda: tally(work / "warehouse.duckdb"))
     finally:  # the dumps are left whole, whatever happened
         for path in held.iterdir():
             source, name = path.name.split("__")
             shutil.move(path, work / "raw" / source / name)
-    incremental = tally(work / "warehouse.duckdb")
+    saved = work / "before-increment"
+    shutil.rmtree(saved, ignore_errors=True)
+    saved.mkdir()
+    for path in work.glob("warehouse.*duckdb*"):
+        shutil.copy2(path, saved / path.name)
+
+    def restore() -> None:
+        for path in work.glob("warehouse.*duckdb*"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        for path in saved.iterdir():
+            shutil.copy2(path, work / path.name)
+
+    incremental = repeated(repeat, lambda: tally(work / "warehouse.duckdb"), restore)
+    shutil.rmtree(saved)
     scratch = tally(work / "scratch.duckdb")
     same = invoices(work / "warehouse.duckdb") == invoices(work / "scratch.duckdb")
     return {"records": records, "floor": floor, "full": full, "noop": noop, "incremental": incremental,
@@ -110,11 +142,11 @@ def report(result: dict) -> str:
     incremental = inc.seconds - noop.seconds
     rows = [
         f"records: {result['records']:,}",
-        f"  floor (parse once)     {floor.seconds:8.1f} s  {floor.peak_mib:7.0f} MiB",
+        f"  floor (parse once)     {floor.seconds:8.1f} s  {floor.peak_mib:7.0f} MiB{_spread(floor)}",
         f"  full run               {full.seconds:8.1f} s  {full.peak_mib:7.0f} MiB  "
         f"{result['records'] * 0.99 / full.seconds:,.0f} records/s",
-        f"  nothing new (fixed)    {noop.seconds:8.1f} s  {noop.peak_mib:7.0f} MiB",
-        f"  +1% files              {inc.seconds:8.1f} s  {inc.peak_mib:7.0f} MiB",
+        f"  nothing new (fixed)    {noop.seconds:8.1f} s  {noop.peak_mib:7.0f} MiB{_spread(noop)}",
+        f"  +1% files              {inc.seconds:8.1f} s  {inc.peak_mib:7.0f} MiB{_spread(inc)}",
         f"  marginal / floor       {marginal / floor.seconds:8.1f} x   (target <= 2)",
         f"  incremental / full     {incremental / marginal:8.1%}     (target <= 5%)",
         f"  incremental invoices equal a run from scratch: {result['same_invoices']}",
@@ -125,6 +157,10 @@ def report(result: dict) -> str:
     return "\n".join(rows)
 
 
+def _spread(measured: Measure) -> str:
+    return f"  (median; {measured.spread[0]:.1f}–{measured.spread[1]:.1f} s)" if measured.spread else ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, action="append", help="size to run (repeatable); default 1M and 10M")
@@ -133,10 +169,13 @@ def main() -> None:
                         help="keep the runs in a Dagster instance of their own and print each run's steps, "
                              "slowest first")
     parser.add_argument("--memory-limit", metavar="SIZE", help="passed to every `tally run` (default: tally's own)")
+    parser.add_argument("--repeat", type=int, default=3, metavar="N",
+                        help="runs of the floor, of a run with nothing new and of the incremental run; "
+                             "the median is reported (default 3)")
     args = parser.parse_args()
     results = []
     for records in args.records or [1_000_000, 10_000_000]:
-        results.append(bench(records, args.work / str(records), args.steps, args.memory_limit))
+        results.append(bench(records, args.work / str(records), args.steps, args.memory_limit, args.repeat))
         print(report(results[-1]), flush=True)
     if len(results) > 1:
         small, large = results[0], results[-1]
