@@ -7,8 +7,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from transforms.memory import DEFAULT_MEMORY_LIMIT
 
@@ -28,6 +30,8 @@ class TallyWarehouse(dg.ConfigurableResource):
     db: str = DEFAULT_DB
     memory_limit: str = DEFAULT_MEMORY_LIMIT
     documents_dir: str = ""
+    _keep_open: bool = PrivateAttr(default=False)
+    _open: Any = PrivateAttr(default=None)  # the run's connection to the working database
 
     @classmethod
     def from_env(cls) -> TallyWarehouse:
@@ -43,9 +47,35 @@ class TallyWarehouse(dg.ConfigurableResource):
         """Where the invoice documents go: ``documents_dir``, else ``invoices/`` beside the warehouse."""
         return Path(self.documents_dir) if self.documents_dir else Path(self.db).parent / "invoices"
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._keep_open = True
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._open is not None:
+            self._open.close()
+            self._open = None
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:  # noqa: F821
-        """The working database; a lock another process holds is waited for a few seconds, then raised."""
+        """The working database; a lock another process holds is waited for a few seconds, then raised.
+
+        In a run it is opened once and kept until Dagster tears the resource down at the run's end (once
+        per run with the in-process executor, per step process otherwise): the steps then share DuckDB's
+        buffer cache instead of each opening the database and reading its tables cold. Outside a run each
+        call opens and closes its own connection.
+        """
+        if not self._keep_open:
+            con = self._open_state()
+            try:
+                yield con
+            finally:
+                con.close()
+            return
+        if self._open is None:
+            self._open = self._open_state()
+        yield self._open
+
+    def _open_state(self):
         import duckdb
 
         from transforms.warehouse import connect_state
@@ -53,13 +83,8 @@ class TallyWarehouse(dg.ConfigurableResource):
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         while True:
             try:
-                con = connect_state(Path(self.db), self.memory_limit)
-                break
+                return connect_state(Path(self.db), self.memory_limit)
             except duckdb.IOException as error:
                 if "Could not set lock" not in str(error) or time.monotonic() >= deadline:
                     raise
                 time.sleep(0.1)
-        try:
-            yield con
-        finally:
-            con.close()

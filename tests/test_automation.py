@@ -35,25 +35,26 @@ def test_monthly_schedule_invoices_the_month_just_closed():
 def test_new_dump_files_sensor_requests_a_load_once_per_change(tmp_path):
     raw = tmp_path / "raw"
     warehouse = TallyWarehouse(raw_dir=str(raw), reference_dir=str(tmp_path / "ref"), db=str(tmp_path / "w.duckdb"))
-    context = dg.build_sensor_context(resources={"warehouse": warehouse})
-    assert isinstance(new_dump_files_sensor(context), dg.SkipReason)  # no raw dir yet
+    with dg.build_sensor_context(resources={"warehouse": warehouse}) as context:
+        assert isinstance(new_dump_files_sensor(context), dg.SkipReason)  # no raw dir yet
 
-    dump = write_dump(raw, "samplehc/a.jsonl", [envelope({"eventSlug": "claim-check", "quantity": 1}, account="org_usd")])
-    (raw / "samplehc" / "notes.txt").write_text("not a dump")
-    first = new_dump_files_sensor(context)
-    assert isinstance(first, dg.RunRequest)
+        dump = write_dump(raw, "samplehc/a.jsonl",
+                          [envelope({"eventSlug": "claim-check", "quantity": 1}, account="org_usd")])
+        (raw / "samplehc" / "notes.txt").write_text("not a dump")
+        first = new_dump_files_sensor(context)
+        assert isinstance(first, dg.RunRequest)
 
-    context = dg.build_sensor_context(cursor=context.cursor, resources={"warehouse": warehouse})
-    assert isinstance(new_dump_files_sensor(context), dg.SkipReason)  # nothing new since
+    with dg.build_sensor_context(cursor=context.cursor, resources={"warehouse": warehouse}) as context:
+        assert isinstance(new_dump_files_sensor(context), dg.SkipReason)  # nothing new since
 
-    write_dump(raw, "tula/2026-10/b.ndjson.gz", ["{}"], gz=True)
-    second = new_dump_files_sensor(context)
-    assert isinstance(second, dg.RunRequest) and second.run_key != first.run_key
+        write_dump(raw, "tula/2026-10/b.ndjson.gz", ["{}"], gz=True)
+        second = new_dump_files_sensor(context)
+        assert isinstance(second, dg.RunRequest) and second.run_key != first.run_key
 
-    context = dg.build_sensor_context(cursor=context.cursor, resources={"warehouse": warehouse})
-    dump.write_text(dump.read_text() + "\n")
-    os.utime(dump, (time.time() + 5, time.time() + 5))
-    assert isinstance(new_dump_files_sensor(context), dg.RunRequest)  # a changed file is looked at again
+    with dg.build_sensor_context(cursor=context.cursor, resources={"warehouse": warehouse}) as context:
+        dump.write_text(dump.read_text() + "\n")
+        os.utime(dump, (time.time() + 5, time.time() + 5))
+        assert isinstance(new_dump_files_sensor(context), dg.RunRequest)  # a changed file is looked at again
 
 
 def test_invoices_after_load_asks_for_every_billed_month(tmp_path):
