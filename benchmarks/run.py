@@ -93,8 +93,7 @@ def bench(records: int, work: Path, steps: bool = False, memory_limit: str | Non
     held = work / "held"
     held.mkdir(exist_ok=True)
     for path in [*work.glob("*.duckdb*"), work / "dagster-home"]:  # warehouses, their spill folders, runs
-        if path.exists():
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        _remove(path)
     home, seen = instance_home(work), set()
 
     def tally(db: Path) -> Measure:
@@ -124,7 +123,7 @@ def bench(records: int, work: Path, steps: bool = False, memory_limit: str | Non
 
     def restore() -> None:
         for path in work.glob("warehouse.*duckdb*"):
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
+            _remove(path)
         for path in saved.iterdir():
             shutil.copy2(path, work / path.name)
 
@@ -134,6 +133,13 @@ def bench(records: int, work: Path, steps: bool = False, memory_limit: str | Non
     same = invoices(work / "warehouse.duckdb") == invoices(work / "scratch.duckdb")
     return {"records": records, "floor": floor, "full": full, "noop": noop, "incremental": incremental,
             "scratch": scratch, "same_invoices": same}
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
 
 
 def report(result: dict) -> str:

@@ -154,8 +154,7 @@ def rows_on_lines(con: duckdb.DuckDBPyConnection, prefix: str, lines: str) -> tu
         older_rowids = [row[0] for row in con.sql(
             f"SELECT rowid FROM {table} SEMI JOIN {wanted} USING (source_file, line_number) WHERE load_id <= ?",
             params=[source, floor]).fetchall()]
-        new_lines = (f"SELECT ?::VARCHAR AS source, * FROM (SELECT * FROM {table} WHERE load_id > ?) "
-                     f"SEMI JOIN {wanted} USING (source_file, line_number)")
+        new_lines = f"SELECT * FROM ({_new_rows(prefix, source)}) SEMI JOIN {wanted} USING (source_file, line_number)"
         older_lines = f"SELECT ?::VARCHAR AS source, * FROM {table} WHERE rowid IN (SELECT unnest(?::BIGINT[]))"
         parts += [new_lines, older_lines]
         params += [source, floor, source, source, older_rowids]
@@ -166,8 +165,13 @@ def new_staged_rows(con: duckdb.DuckDBPyConnection) -> tuple[str, list]:
     """The staged rows of the loads resolution has not taken in yet, with their source, as a relation and
     its parameters: a constant floor per source lets DuckDB skip the older row groups."""
     floors = _resolved_loads(con)
-    parts = ["SELECT ?::VARCHAR AS source, * FROM stg_" + source + " WHERE load_id > ?" for source in SOURCES]
+    parts = [_new_rows("stg_", source) for source in SOURCES]
     return f"({' UNION ALL '.join(parts)})", [value for source in SOURCES for value in (source, floors.get(source, 0))]
+
+
+def _new_rows(prefix: str, source: str) -> str:
+    """The rows of ``<prefix><source>`` above a load (the parameters: the source, the load_id)."""
+    return f"SELECT ?::VARCHAR AS source, * FROM {prefix}{source} WHERE load_id > ?"
 
 
 def _resolved_loads(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

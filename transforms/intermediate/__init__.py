@@ -24,10 +24,10 @@ from transforms.changes import (
     delete_lines,
     latest_reference_hash,
     mark_applied,
+    new_staged_rows,
     next_change_id,
     pending,
     record_change,
-    new_staged_rows,
     rows_on_lines,
     rows_since,
 )

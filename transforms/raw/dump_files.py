@@ -39,8 +39,11 @@ class DumpFile:
     path: Path
     source_file: str  # path relative to the raw dir, with "/" separators
     sha256: str
-    size: int
     stamp: Stamp
+
+    @property
+    def size(self) -> int:
+        return self.stamp[0]
 
 
 def discover_dump_files(raw_dir: Path, hashed: Mapping[str, tuple[Stamp, str]] | None = None) -> list[DumpFile]:
@@ -67,7 +70,7 @@ def discover_dump_files(raw_dir: Path, hashed: Mapping[str, tuple[Stamp, str]] |
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         digests = list(pool.map(lambda found: digest(found[1]), paths))
     found = [
-        DumpFile(source, path, path.relative_to(raw_dir).as_posix(), sha256, stamp[0], stamp)
+        DumpFile(source, path, path.relative_to(raw_dir).as_posix(), sha256, stamp)
         for (source, path), (sha256, stamp) in zip(paths, digests, strict=True)
     ]
     return sorted(found, key=lambda f: f.source_file)
