@@ -57,6 +57,9 @@ def repeated(times: int, run: Callable[[], Measure], before_again: Callable[[], 
 
 
 def measure(command: list[str], env: dict | None = None) -> Measure:
+    """Run ``command`` once. What earlier steps wrote (the generated dumps, a restored copy of the
+    warehouse) is flushed to disk first, so a run never pays for the write-back of another's files."""
+    os.sync()
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(process.pid, 0)
