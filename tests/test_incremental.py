@@ -441,6 +441,18 @@ def test_a_run_with_nothing_new_changes_nothing(site):
         assert site.db.stat().st_mtime_ns == mtime
 
 
+def test_a_working_database_without_outcome_counts_gets_them_back(site):
+    """The reconciliation reads the outcome counts pricing keeps; a working database from before them
+    has them made from the priced usage, with nothing new to do."""
+    site.add({"samplehc/a.jsonl": [shc(3, "2026-10-03T12:00:00Z", "k-1"), shc(3, "2026-10-03T12:00:00Z", "k-1")]})
+    site.run()
+    before = site.sql("SELECT * FROM reconciliation ORDER BY source")
+    assert sum(row[1] for row in before) == 2
+    site.con.execute("DROP TABLE int_outcome_counts")
+    assert site.run() is False
+    assert site.sql("SELECT * FROM reconciliation ORDER BY source") == before
+
+
 def test_the_change_log_keeps_only_changes_some_consumer_has_not_applied(site, tmp_path):
     """int_changed_lines keeps a change until every consumer applied it, and drops it at the next change."""
     def logged() -> list[tuple]:

@@ -141,11 +141,19 @@ def price_usage(con: duckdb.DuckDBPyConnection) -> Pending | None:
     con.execute(read_sql(__file__, "priced_lines.sql"))
     with transaction(con):
         _rewrite(con, "int_priced_usage", read_sql(__file__, "priced_usage.sql"), change.full, CHANGED_LINES)
+        count_outcomes(con)
         _mark_stale_periods(con, change)
         mark_applied(con, "priced_usage", change)
     con.execute("DROP VIEW priced_lines")
     con.unregister("book_prices")
     return change
+
+
+def count_outcomes(con: duckdb.DuckDBPyConnection, if_missing: bool = False) -> None:
+    """``int_outcome_counts``: records per source and outcome of the priced usage, which the
+    reconciliation reads (the marts step makes it ``if_missing`` in a working database from before it)."""
+    create = "CREATE TABLE IF NOT EXISTS" if if_missing else "CREATE OR REPLACE TABLE"
+    con.execute(f"{create} int_outcome_counts AS {read_sql(__file__, 'outcome_counts.sql')}")
 
 
 def _mark_stale_periods(con: duckdb.DuckDBPyConnection, change: Pending) -> None:

@@ -1,8 +1,9 @@
 """Marts: what analysts query (SPEC §5).
 
-``usage_events``, ``quarantine`` and ``reconciliation`` are views over ``int_priced_usage`` in the
-working database; the published warehouse holds them as tables. Invoices are tables, rebuilt one
-billing month at a time: the months pricing marked stale, or the months a run asks for.
+``usage_events``, ``quarantine`` and ``reconciliation`` are views over ``int_priced_usage`` (the
+reconciliation over its outcome counts, ``int_outcome_counts``) in the working database; the
+published warehouse holds them as tables. Invoices are tables, rebuilt one billing month at a time:
+the months pricing marked stale, or the months a run asks for.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import duckdb
 import polars as pl
 
 from transforms.changes import rows_on_lines
+from transforms.intermediate import count_outcomes
 from transforms.marts.invoices import build_invoice_lines, build_invoices
 from transforms.sql_files import read_sql
 from transforms.transactions import transaction
@@ -31,6 +33,8 @@ def define_view(con: duckdb.DuckDBPyConnection, name: str) -> int:
     if name not in VIEW_MODELS:
         raise ValueError(name)
     sql = read_sql(__file__, name + ".sql")
+    if name == "reconciliation":
+        count_outcomes(con, if_missing=True)
     if name in RECORD_VIEWS:
         if name == "quarantine":
             _define_macro(con, "quarantined_records", read_sql(__file__, "quarantined_records.sql"))

@@ -1,21 +1,18 @@
--- One row per source: every record counted once (by its first usage line, property_index 0, which
--- every record has), under its one outcome.
-WITH records AS (
-    SELECT source, outcome FROM int_priced_usage WHERE property_index = 0
-), sources AS (
+-- One row per source: every record counted once (`int_outcome_counts`), under its one outcome.
+WITH sources AS (
     SELECT unnest(['samplehc', 'tula', 'sequence', 'paygentic']) AS source
 )
 SELECT
     s.source,
-    count(r.outcome) AS records,
-    count(*) FILTER (WHERE r.outcome = 'billed') AS billed,
-    count(*) FILTER (WHERE r.outcome = 'duplicate') AS duplicate,
-    count(*) FILTER (WHERE r.outcome = 'superseded') AS superseded,
-    count(*) FILTER (WHERE r.outcome = 'voided') AS voided,
-    count(*) FILTER (WHERE r.outcome = 'rejected_by_vendor') AS rejected_by_vendor,
-    count(*) FILTER (WHERE r.outcome = 'unmetered') AS unmetered,
-    count(*) FILTER (WHERE r.outcome = 'quarantined') AS quarantined
+    coalesce(sum(c.records) FILTER (WHERE c.outcome IS NOT NULL), 0)::BIGINT AS records,
+    coalesce(sum(c.records) FILTER (WHERE c.outcome = 'billed'), 0)::BIGINT AS billed,
+    coalesce(sum(c.records) FILTER (WHERE c.outcome = 'duplicate'), 0)::BIGINT AS duplicate,
+    coalesce(sum(c.records) FILTER (WHERE c.outcome = 'superseded'), 0)::BIGINT AS superseded,
+    coalesce(sum(c.records) FILTER (WHERE c.outcome = 'voided'), 0)::BIGINT AS voided,
+    coalesce(sum(c.records) FILTER (WHERE c.outcome = 'rejected_by_vendor'), 0)::BIGINT AS rejected_by_vendor,
+    coalesce(sum(c.records) FILTER (WHERE c.outcome = 'unmetered'), 0)::BIGINT AS unmetered,
+    coalesce(sum(c.records) FILTER (WHERE c.outcome = 'quarantined'), 0)::BIGINT AS quarantined
 FROM sources s
-LEFT JOIN records r USING (source)
+LEFT JOIN int_outcome_counts c USING (source)
 GROUP BY s.source
 ORDER BY s.source
