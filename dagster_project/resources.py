@@ -32,6 +32,7 @@ class TallyWarehouse(dg.ConfigurableResource):
     documents_dir: str = ""
     _keep_open: bool = PrivateAttr(default=False)
     _open: Any = PrivateAttr(default=None)  # the run's connection to the working database
+    _copy: Any = PrivateAttr(default=None)  # a copy of the published file, started for this run's publication
 
     @classmethod
     def from_env(cls) -> TallyWarehouse:
@@ -51,9 +52,25 @@ class TallyWarehouse(dg.ConfigurableResource):
         self._keep_open = True
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._copy is not None:
+            self._copy.discard()
+            self._copy = None
         if self._open is not None:
             self._open.close()
             self._open = None
+
+    def prepare_publication(self) -> None:
+        """This run will publish: start copying the published file, for ``publish`` to take later in the
+        same run (and process). Outside a run, or with nothing published yet, this does nothing."""
+        from transforms.warehouse import PublishedCopy
+
+        if self._keep_open and self._copy is None:
+            self._copy = PublishedCopy.start(Path(self.db))
+
+    def prepared_copy(self):
+        """The copy ``prepare_publication`` started, handed over once (None if none was started)."""
+        copy, self._copy = self._copy, None
+        return copy
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:  # noqa: F821

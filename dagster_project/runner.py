@@ -18,6 +18,7 @@ from dagster_project.progress import progress_logger
 from dagster_project.resources import DEFAULT_MEMORY_LIMIT, TallyWarehouse
 from transforms.marts import stale_periods
 from transforms.runs import record_run
+from transforms.warehouse import file_identity
 
 PROGRESS = {"loggers": {"progress": {}}}
 PUBLISH = dg.AssetKey(["publish", "warehouse"])
@@ -62,7 +63,7 @@ def run_pipeline(raw_dir: Path, reference_dir: Path, db: Path, memory_limit: str
     try:
         with run_lock.exclusive(db):
             started = datetime.now(UTC)
-            before = _file_identity(db)
+            before = file_identity(db)
             periods: list[date] = []
             try:
                 try:
@@ -71,9 +72,9 @@ def run_pipeline(raw_dir: Path, reference_dir: Path, db: Path, memory_limit: str
                     raise _explain_step_problem(None, _without_class(str(error))) from None
             except RunFailed as failure:
                 if not failure.locked:
-                    _log_run(warehouse, started, False, periods, 0, before != _file_identity(db), failure.problem)
+                    _log_run(warehouse, started, False, periods, 0, before != file_identity(db), failure.problem)
                 raise
-            _log_run(warehouse, started, True, periods, summary.invoices, before != _file_identity(db))
+            _log_run(warehouse, started, True, periods, summary.invoices, before != file_identity(db))
             return summary
     except run_lock.RunInProgress as busy:
         raise RunFailed(str(busy)) from None
@@ -114,14 +115,6 @@ def _mark_stale(warehouse: TallyWarehouse, periods: list[date]) -> None:
             con.execute("INSERT OR IGNORE INTO int_stale_periods SELECT unnest(?::DATE[])", [periods])
     except duckdb.Error:
         pass
-
-
-def _file_identity(path: Path) -> tuple | None:
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def _log_run(warehouse: TallyWarehouse, started: datetime, succeeded: bool, periods: list[date], written: int,

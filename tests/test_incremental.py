@@ -29,7 +29,7 @@ from transforms.raw.dump_files import discover_dump_files
 from transforms.raw.load import load_dump_files
 from transforms.reference import load_reference
 from transforms.staging import MODELS, stage_new_lines
-from transforms.warehouse import connect_state, publish
+from transforms.warehouse import PublishedCopy, connect_state, publish
 
 TABLES = ("usage_events", "quarantine", "reconciliation", "invoices", "invoice_lines")
 B, D, S, V, R = "billed", "duplicate", "superseded", "voided", "rejected_by_vendor"
@@ -57,9 +57,10 @@ class Site:
         for relative, lines in files.items():
             write_dump(self.raw, relative, lines)
 
-    def run(self, reference: dict[str, str] | None = None, publish_after: bool = True) -> bool | None:
-        """``run_all`` on a new connection, then ``publish`` (whose answer it returns); the published
-        file must then hold exactly the working database's tables."""
+    def run(self, reference: dict[str, str] | None = None, publish_after: bool = True,
+            prepared: PublishedCopy | None = None) -> bool | None:
+        """``run_all`` on a new connection, then ``publish`` (whose answer it returns; from ``prepared``
+        if given); the published file must then hold exactly the working database's tables."""
         if reference is not None:
             write_reference(self.reference, reference)
         self.close()
@@ -67,7 +68,7 @@ class Site:
         run_all(self.con, self.raw, load_reference(self.reference))
         if not publish_after:
             return None
-        changed = publish(self.con, self.db)
+        changed = publish(self.con, self.db, prepared)
         assert self.published() == tables(self.con), "the published warehouse differs from the working database"
         return changed
 
@@ -439,6 +440,40 @@ def test_a_run_with_nothing_new_changes_nothing(site):
         assert site.sql("SELECT count(*) FROM int_stale_periods") == [(0,)]
         assert site.db.read_bytes() == published_bytes
         assert site.db.stat().st_mtime_ns == mtime
+
+
+def test_publishing_takes_a_copy_prepared_earlier_unless_the_file_changed_since(site, tmp_path):
+    """A copy of the published file started before publishing is what the changes are applied to; a
+    copy of a file that was replaced since is thrown away and the file copied again."""
+    site.add({"samplehc/a.jsonl": [shc(3, "2026-10-03T12:00:00Z", "k-1")]})
+    site.run()
+
+    def prepared_with_marker() -> PublishedCopy:
+        prepared = PublishedCopy.start(site.db)
+        prepared._thread.join()
+        with duckdb.connect(str(prepared.path)) as copy:
+            copy.execute("CREATE OR REPLACE TABLE marker AS SELECT 1 AS prepared")
+        return prepared
+
+    site.add({"samplehc/b.jsonl": [shc(4, "2026-10-04T12:00:00Z", "k-2")]})
+    prepared = prepared_with_marker()
+    assert site.run(prepared=prepared) is True
+    assert not prepared.path.exists()
+    with duckdb.connect(str(site.db), read_only=True) as published:
+        assert published.sql("SELECT * FROM marker").fetchall() == [(1,)]
+
+    site.add({"samplehc/c.jsonl": [shc(5, "2026-10-05T12:00:00Z", "k-3")]})
+    stale = prepared_with_marker()
+    replacement = tmp_path / "replacement.duckdb"
+    with duckdb.connect(str(site.db)) as published:
+        published.execute("DROP TABLE marker")
+    shutil.copy2(site.db, replacement)
+    replacement.replace(site.db)
+    assert site.run(prepared=stale) is True
+    assert not stale.path.exists()
+    with duckdb.connect(str(site.db), read_only=True) as published:
+        assert published.sql("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'marker'").fetchall() == [(0,)]
+    assert_same_as_scratch(site, tmp_path / "scratch")
 
 
 def test_a_working_database_without_outcome_counts_gets_them_back(site):

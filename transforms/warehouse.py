@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import duckdb
@@ -90,24 +91,26 @@ def reference_fingerprint(reference: Reference) -> str:
     return digest.hexdigest()
 
 
-def publish(con: duckdb.DuckDBPyConnection, db: Path) -> bool:
+def publish(con: duckdb.DuckDBPyConnection, db: Path, prepared: PublishedCopy | None = None) -> bool:
     """Bring the published warehouse up to date with the working database; False if it already was.
 
     A first publication, or one after a full rebuild, writes every table to a new file. Otherwise the
-    published file is copied, the changed lines of the per-record tables are replaced in the copy, and
-    the small summary tables are copied whole. Either way the analyst views and the comments are
-    (re)applied to the new file, which is then renamed over the old one.
+    published file is copied (or ``prepared`` is used, a copy started earlier in the run), the changed
+    lines of the per-record tables are replaced in the copy, and the small summary tables are copied
+    whole. Either way the analyst views and the comments are (re)applied to the new file, which is then
+    renamed over the old one.
     """
     change = pending(con, "publish")
     writes, published = con.sql("SELECT writes, published FROM int_invoice_writes").fetchall()[0]
     described = description.fingerprint()
     published_description = con.sql("SELECT any_value(sha256) FROM int_published_description").fetchall()[0][0]
     if db.exists() and change is None and writes == published and described == published_description:
+        if prepared is not None:
+            prepared.discard()
         return False
-    tmp = db.with_name(f"{db.name}.tmp-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
+    tmp = _next_file(db)
     try:
-        _write_tables(con, db, tmp, change)
+        _write_tables(con, db, tmp, change, prepared)
         with duckdb.connect(str(tmp)) as new_file:
             description.describe(new_file)
     except BaseException:
@@ -123,10 +126,70 @@ def publish(con: duckdb.DuckDBPyConnection, db: Path) -> bool:
     return True
 
 
-def _write_tables(con: duckdb.DuckDBPyConnection, db: Path, tmp: Path, change: Pending | None) -> None:
+class PublishedCopy:
+    """A copy of the published file, made on a thread while the run does other work.
+
+    Copying the file is the largest part of an incremental publication that does not shrink with the
+    change; a run that knows it will publish (its invoice step) starts the copy early and publishing
+    takes it. The copy is used only if the published file is still the one copied (same inode, size and
+    modification time); otherwise publishing copies the file again.
+    """
+
+    def __init__(self, db: Path) -> None:
+        self.db, self.path = db, _next_file(db)
+        self._identity = file_identity(db)
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._copy, name="published-copy", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def start(cls, db: Path) -> PublishedCopy | None:
+        """Start copying ``db``; None when there is no published file yet."""
+        return cls(db) if db.exists() else None
+
+    def _copy(self) -> None:
+        try:
+            shutil.copyfile(self.db, self.path)
+        except OSError as error:  # take() then reports the copy unusable, and publishing copies again
+            self._error = error
+
+    def take(self) -> bool:
+        """Wait for the copy; True when it holds the file as it still is (else it is removed)."""
+        self._thread.join()
+        if self._error is None and file_identity(self.db) == self._identity:
+            return True
+        self.discard()
+        return False
+
+    def discard(self) -> None:
+        self._thread.join()
+        self.path.unlink(missing_ok=True)
+
+
+def _next_file(db: Path) -> Path:
+    """Where the next publication is written before it is renamed over ``db``."""
+    return db.with_name(f"{db.name}.tmp-{os.getpid()}")
+
+
+def file_identity(path: Path) -> tuple[int, int, int] | None:
+    """Inode, size and modification time: whether a file was replaced or written to (None: no file)."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _write_tables(con: duckdb.DuckDBPyConnection, db: Path, tmp: Path, change: Pending | None,
+                  prepared: PublishedCopy | None) -> None:
     """The five tables in ``tmp``: written whole, or changed in a copy of the published ``db``."""
     full = not db.exists() or (change is not None and change.full)
-    if not full:
+    copied = prepared is not None and prepared.path == tmp and not full and prepared.take()
+    if prepared is not None and not copied:
+        prepared.discard()
+    if full:
+        tmp.unlink(missing_ok=True)
+    elif not copied:
         shutil.copyfile(db, tmp)
     con.execute("ATTACH ? AS publishing", [str(tmp)])
     try:
