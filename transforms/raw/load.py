@@ -91,10 +91,12 @@ def _remember_hashes(con: duckdb.DuckDBPyConnection, files: list[DumpFile]) -> N
     found = {str(f.path.absolute()): (f.stamp, f.sha256) for f in files}
     if found == known_hashes(con):
         return
+    columns = list(zip(*((path, *stamp, sha256) for path, (stamp, sha256) in found.items()))) or [[]] * 6
     with transaction(con):
         con.execute("DELETE FROM raw_file_hashes")
-        con.executemany("INSERT INTO raw_file_hashes VALUES (?, ?, ?, ?, ?, ?)",
-                        [(path, *stamp, sha256) for path, (stamp, sha256) in found.items()])
+        con.execute("""INSERT INTO raw_file_hashes SELECT unnest(?::VARCHAR[]), unnest(?::BIGINT[]),
+                       unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::VARCHAR[])""",
+                    [list(column) for column in columns])
 
 
 def _batches(files: list[DumpFile], batch_bytes: int) -> Iterable[list[DumpFile]]:
