@@ -7,12 +7,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import PrivateAttr
 
 from transforms.memory import DEFAULT_MEMORY_LIMIT
+
+if TYPE_CHECKING:
+    from transforms.warehouse import PublishedCopy
 
 DEFAULT_RAW_DIR = "data/raw"
 DEFAULT_REFERENCE_DIR = "data/reference"
@@ -67,7 +70,7 @@ class TallyWarehouse(dg.ConfigurableResource):
         if self._keep_open and self._copy is None:
             self._copy = PublishedCopy.start(Path(self.db))
 
-    def prepared_copy(self):
+    def prepared_copy(self) -> PublishedCopy | None:
         """The copy ``prepare_publication`` started, handed over once (None if none was started)."""
         copy, self._copy = self._copy, None
         return copy

@@ -450,7 +450,7 @@ def test_publishing_takes_a_copy_prepared_earlier_unless_the_file_changed_since(
 
     def prepared_with_marker() -> PublishedCopy:
         prepared = PublishedCopy.start(site.db)
-        prepared._thread.join()
+        assert prepared.usable()
         with duckdb.connect(str(prepared.path)) as copy:
             copy.execute("CREATE OR REPLACE TABLE marker AS SELECT 1 AS prepared")
         return prepared

@@ -150,16 +150,13 @@ class PublishedCopy:
     def _copy(self) -> None:
         try:
             shutil.copyfile(self.db, self.path)
-        except OSError as error:  # take() then reports the copy unusable, and publishing copies again
+        except OSError as error:  # the copy is then not usable, and publishing copies again
             self._error = error
 
-    def take(self) -> bool:
-        """Wait for the copy; True when it holds the file as it still is (else it is removed)."""
+    def usable(self) -> bool:
+        """Wait for the copy; whether it holds the published file as the file still is."""
         self._thread.join()
-        if self._error is None and file_identity(self.db) == self._identity:
-            return True
-        self.discard()
-        return False
+        return self._error is None and file_identity(self.db) == self._identity
 
     def discard(self) -> None:
         self._thread.join()
@@ -184,12 +181,12 @@ def _write_tables(con: duckdb.DuckDBPyConnection, db: Path, tmp: Path, change: P
                   prepared: PublishedCopy | None) -> None:
     """The five tables in ``tmp``: written whole, or changed in a copy of the published ``db``."""
     full = not db.exists() or (change is not None and change.full)
-    copied = prepared is not None and prepared.path == tmp and not full and prepared.take()
-    if prepared is not None and not copied:
+    reused = prepared is not None and not full and prepared.usable()
+    if prepared is not None and not reused:
         prepared.discard()
     if full:
         tmp.unlink(missing_ok=True)
-    elif not copied:
+    elif not reused:
         shutil.copyfile(db, tmp)
     con.execute("ATTACH ? AS publishing", [str(tmp)])
     try:
