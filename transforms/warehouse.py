@@ -30,6 +30,7 @@ from transforms.changes import (
 )
 from transforms.marts import RECORD_VIEWS, description
 from transforms.memory import DEFAULT_MEMORY_LIMIT
+from transforms.raw.dump_files import Stamp, file_stamp
 from transforms.raw.load import create_raw_tables
 from transforms.reference import Reference
 from transforms.sql_files import read_sql
@@ -131,8 +132,8 @@ class PublishedCopy:
 
     Copying the file is the largest part of an incremental publication that does not shrink with the
     change; a run that knows it will publish (its invoice step) starts the copy early and publishing
-    takes it. The copy is used only if the published file is still the one copied (same inode, size and
-    modification time); otherwise publishing copies the file again.
+    takes it. The copy is used only if the published file is still the one copied (the same stamp: size,
+    mtime, ctime and inode); otherwise publishing copies the file again.
     """
 
     def __init__(self, db: Path) -> None:
@@ -168,13 +169,12 @@ def _next_file(db: Path) -> Path:
     return db.with_name(f"{db.name}.tmp-{os.getpid()}")
 
 
-def file_identity(path: Path) -> tuple[int, int, int] | None:
-    """Inode, size and modification time: whether a file was replaced or written to (None: no file)."""
+def file_identity(path: Path) -> Stamp | None:
+    """The file's stamp (``raw.dump_files.file_stamp``): whether it was replaced or written to; None: no file."""
     try:
-        stat = path.stat()
+        return file_stamp(path)
     except FileNotFoundError:
         return None
-    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def _write_tables(con: duckdb.DuckDBPyConnection, db: Path, tmp: Path, change: Pending | None,

@@ -63,7 +63,7 @@ def discover_dump_files(raw_dir: Path, hashed: Mapping[str, tuple[Stamp, str]] |
     hashed = hashed or {}
 
     def digest(path: Path) -> tuple[str, Stamp]:
-        stamp = _stamp(path)  # taken before reading: a file changed meanwhile is hashed again next time
+        stamp = file_stamp(path)  # taken before reading: a file changed meanwhile is hashed again next time
         known = hashed.get(str(path.absolute()))
         return (known[1] if known is not None and known[0] == stamp else _sha256(path)), stamp
 
@@ -76,7 +76,8 @@ def discover_dump_files(raw_dir: Path, hashed: Mapping[str, tuple[Stamp, str]] |
     return sorted(found, key=lambda f: f.source_file)
 
 
-def _stamp(path: Path) -> Stamp:
+def file_stamp(path: Path) -> Stamp:
+    """What changes whenever a file's bytes do: a rewrite in place changes at least the ctime."""
     status = path.stat()
     return status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino
 
