@@ -1,4 +1,5 @@
-"""Builds small dumps and reference sets in a temp folder and runs the real transform chain on them."""
+"""Builds small dumps and reference sets in a temp folder and runs tally on them the way `tally run` does:
+through the Dagster definitions, in process, with every contract and check, publishing the warehouse."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import polars as pl
 
-from transforms.pipeline import run_all
-from transforms.reference import load_reference
+from dagster_project.runner import Summary, run_pipeline
 from transforms.warehouse import connect_state
 
 REFERENCE = {
@@ -111,7 +112,10 @@ def write_dump(raw_dir: Path, relative: str, lines: list, gz: bool = False) -> P
 
 @dataclass
 class Result:
+    """What a run left: ``con`` on its working database (the analyst tables and views, and every layer)."""
+
     con: duckdb.DuckDBPyConnection
+    summary: Summary | None = None
 
     def table(self, name: str, order: str = "") -> pl.DataFrame:
         return self.con.sql(f"SELECT * FROM {name} {order}").pl()
@@ -142,11 +146,24 @@ class Result:
             "ORDER BY invoice_id, metric_id, unit_price").fetchall()
 
 
+_instance: dg.DagsterInstance | None = None
+
+
+def dagster_instance() -> dg.DagsterInstance:
+    """One ephemeral Dagster instance for the test session (each run is recorded in it, as in the UI's)."""
+    global _instance
+    if _instance is None:
+        _instance = dg.DagsterInstance.ephemeral()
+    return _instance
+
+
 def run(tmp_path: Path, raw_dir: Path | None = None, reference_dir: Path | None = None) -> Result:
-    """Run the whole chain on `raw_dir` (default tmp_path/raw) with the default reference set."""
+    """`tally run` on `raw_dir` (default tmp_path/raw) with the default reference set, into
+    tmp_path/warehouse.duckdb: the Dagster jobs with their contracts and checks, then publishing.
+    Raises ``RunFailed`` when the run cannot be trusted, as `tally run` exits 1."""
     raw_dir = raw_dir or tmp_path / "raw"
     raw_dir.mkdir(parents=True, exist_ok=True)
     reference_dir = reference_dir or write_reference(tmp_path / "reference")
-    con = connect_state(tmp_path / "warehouse.duckdb")
-    run_all(con, raw_dir, load_reference(reference_dir))
-    return Result(con)
+    db = tmp_path / "warehouse.duckdb"
+    summary = run_pipeline(raw_dir, reference_dir, db, instance=dagster_instance())
+    return Result(connect_state(db), summary)

@@ -22,14 +22,14 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from harness import REFERENCE, envelope, write_dump, write_reference
-from transforms import intermediate
-from transforms.pipeline import run_all
+from dagster_project.runner import run_pipeline
+from harness import REFERENCE, dagster_instance, envelope, write_dump, write_reference
+from transforms import intermediate, marts
 from transforms.raw.dump_files import discover_dump_files
-from transforms.raw.load import load_dump_files
+from transforms.raw.load import known_hashes, load_dump_files
 from transforms.reference import load_reference
 from transforms.staging import MODELS, stage_new_lines
-from transforms.warehouse import PublishedCopy, connect_state, publish
+from transforms.warehouse import PublishedCopy, connect_state, file_identity, publish, write_reference as store_reference
 
 TABLES = ("usage_events", "quarantine", "reconciliation", "invoices", "invoice_lines")
 B, D, S, V, R = "billed", "duplicate", "superseded", "voided", "rejected_by_vendor"
@@ -59,16 +59,26 @@ class Site:
 
     def run(self, reference: dict[str, str] | None = None, publish_after: bool = True,
             prepared: PublishedCopy | None = None) -> bool | None:
-        """``run_all`` on a new connection, then ``publish`` (whose answer it returns; from ``prepared``
-        if given); the published file must then hold exactly the working database's tables."""
+        """`tally run` (the Dagster jobs, checks and publishing): whether it replaced the published file,
+        which must then hold exactly the working database's tables.
+
+        Without ``publish_after``, or with a ``prepared`` copy to publish from, the transform chain is
+        called directly and ``publish`` is called (or not) by the test: these test the incremental
+        machinery below the Dagster layer."""
         if reference is not None:
             write_reference(self.reference, reference)
         self.close()
-        self.con = connect_state(self.db)
-        run_all(self.con, self.raw, load_reference(self.reference))
-        if not publish_after:
-            return None
-        changed = publish(self.con, self.db, prepared)
+        if publish_after and prepared is None:
+            before = file_identity(self.db)
+            run_pipeline(self.raw, self.reference, self.db, instance=dagster_instance())
+            changed = file_identity(self.db) != before
+            self.con = connect_state(self.db)
+        else:
+            self.con = connect_state(self.db)
+            transform_chain(self.con, self.raw, self.reference)
+            if not publish_after:
+                return None
+            changed = publish(self.con, self.db, prepared)
         assert self.published() == tables(self.con), "the published warehouse differs from the working database"
         return changed
 
@@ -102,6 +112,21 @@ class Site:
 
     def changes(self) -> list[tuple[int, bool]]:
         return self.sql("SELECT change_id, full_rebuild FROM int_changes ORDER BY 1")
+
+
+def transform_chain(con: duckdb.DuckDBPyConnection, raw: Path, reference: Path) -> None:
+    """The steps the Dagster assets call, in their order, on one connection and without the checks."""
+    load_dump_files(con, discover_dump_files(raw, known_hashes(con)))
+    for model in MODELS.values():
+        stage_new_lines(con, model)
+    store_reference(con, load_reference(reference))
+    intermediate.resolve_events(con)
+    intermediate.meter_lines(con)
+    intermediate.price_usage(con)
+    for view in marts.VIEW_MODELS:
+        marts.define_view(con, view)
+    if periods := marts.stale_periods(con):
+        marts.rebuild_invoices(con, periods)
 
 
 @pytest.fixture
@@ -576,19 +601,19 @@ def test_pricing_refuses_to_run_ahead_of_metering(site):
 
 
 def test_runs_on_one_open_connection_give_the_same_result(tmp_path):
-    """``run_all`` called again on an earlier run's connection (full, incremental, full) gives the scratch result."""
+    """The transform chain called again on an earlier run's connection (full, incremental, full) gives the scratch result."""
     site = Site(tmp_path / "incremental")
     site.con = connect_state(site.db)
     try:
         site.add({"samplehc/a.jsonl": [shc(3, "2026-10-03T12:00:00Z", "k-1")]})
-        run_all(site.con, site.raw, load_reference(site.reference))
+        transform_chain(site.con, site.raw, site.reference)
         site.add({"samplehc/b.jsonl": [shc(5, "2026-10-02T12:00:00Z", "k-1")]})
-        run_all(site.con, site.raw, load_reference(site.reference))
+        transform_chain(site.con, site.raw, site.reference)
         assert site.outcomes() == {"samplehc/a.jsonl:1:0": D, "samplehc/b.jsonl:1:0": B}
         prices = REFERENCE["prices.csv"].replace("claims,,USD,0.50", "claims,,USD,0.60")
         write_reference(site.reference, {"prices.csv": prices})
         site.add({"samplehc/c.jsonl": [shc(7, "2026-10-04T12:00:00Z")]})
-        run_all(site.con, site.raw, load_reference(site.reference))
+        transform_chain(site.con, site.raw, site.reference)
         assert site.totals() == {"INV-202610-c_usd": Decimal("7.20")}  # (5 + 7) x 0.60
         assert publish(site.con, site.db) is True
         assert_same_as_scratch(site, tmp_path / "scratch")

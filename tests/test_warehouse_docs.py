@@ -21,16 +21,16 @@ from harness import envelope, write_dump, write_reference
 
 from transforms.contracts import OUTCOMES, REASONS
 from transforms.marts.description import ANALYST_VIEWS
-from transforms.marts.dictionary import (
+from dagster_project.dictionary import (
     DOC,
     REGENERATE,
     build_sample_warehouse,
     dictionary,
     render,
 )
-from transforms.pipeline import run_all
-from transforms.reference import load_reference
-from transforms.warehouse import PUBLISHED_TABLES, connect_state, publish
+from dagster_project.runner import run_pipeline
+from harness import dagster_instance
+from transforms.warehouse import PUBLISHED_TABLES, connect_state, file_identity, publish
 
 SQL_BLOCKS = re.findall(r"```sql\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
 OBJECTS = """
@@ -167,9 +167,12 @@ class Installation:
         return self.publish(run_first=True)
 
     def publish(self, run_first: bool = False) -> bool:
+        """`tally run` (``run_first``), or publishing alone; whether the published file was replaced."""
+        if run_first:
+            before = file_identity(self.db)
+            run_pipeline(self.raw, self.reference, self.db, instance=dagster_instance())
+            return file_identity(self.db) != before
         with connect_state(self.db) as con:
-            if run_first:
-                run_all(con, self.raw, load_reference(self.reference))
             return publish(con, self.db)
 
     def sql(self, query: str) -> list[tuple]:

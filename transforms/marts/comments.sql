@@ -1,6 +1,6 @@
 -- The data dictionary of the published warehouse: a COMMENT on every table, view and column. Run on
 -- the published file after `views.sql`. docs/warehouse.md is generated from these comments
--- (`python -m transforms.marts.dictionary`); edit them here, never there.
+-- (`python -m dagster_project.dictionary`); edit them here, never there.
 
 -- invoices -----------------------------------------------------------------------------------------
 COMMENT ON TABLE invoices IS 'One row per invoice: a customer × billing month (calendar month in the customer''s time zone) with at least one billed record. The total is the sum of its invoice_lines amounts.';

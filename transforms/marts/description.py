@@ -3,7 +3,7 @@
 ``views.sql`` defines the views for the common questions (revenue month over month, billed usage by
 metric, quarantine reasons) and the lineage (``invoice_line_records``: invoice line → raw records;
 ``record_outcomes``: raw record → outcome). ``comments.sql`` is the data dictionary: a ``COMMENT`` on
-every table, view and column, from which ``docs/warehouse.md`` is generated (``transforms.marts.dictionary``).
+every table, view and column, from which ``docs/warehouse.md`` is generated (``dagster_project.dictionary``).
 Both run on the published file itself, so the views name its tables unqualified.
 """
 
