@@ -564,7 +564,7 @@ def test_pricing_refuses_to_run_ahead_of_metering(site):
     site.add({"samplehc/b.jsonl": [shc(2, "2026-10-04T12:00:00Z")]})
     site.close()
     site.con = connect_state(site.db)
-    load_dump_files(site.con, discover_dump_files(site.raw))
+    load_dump_files(site.con, discover_dump_files(site.raw).files)
     for model in MODELS.values():
         stage_new_lines(site.con, model)
     intermediate.resolve_events(site.con)

@@ -10,15 +10,14 @@ from pathlib import Path
 import duckdb
 
 from transforms import intermediate, marts
-from transforms.raw.dump_files import discover_dump_files
-from transforms.raw.load import LoadReport, known_hashes, load_dump_files
+from transforms.raw.load import LoadReport, load_raw_dir
 from transforms.reference import Reference
 from transforms.staging import MODELS, stage_new_lines
 from transforms.warehouse import write_reference
 
 
 def run_all(con: duckdb.DuckDBPyConnection, raw_dir: Path, reference: Reference) -> LoadReport:
-    report = load_dump_files(con, discover_dump_files(raw_dir, known_hashes(con)))
+    report = load_raw_dir(con, raw_dir)
     for model in MODELS.values():
         stage_new_lines(con, model)
     write_reference(con, reference)
