@@ -97,6 +97,7 @@ def test_a_loaded_file_appended_to_is_refused_until_its_bytes_are_restored(site,
     assert refused_lines(out) == ["samplehc/a.jsonl: its bytes changed since it was loaded (rewritten or "
                                   "appended to): restore them, and put new records in a new file"]
     assert "refused 1 input file (see the summary): samplehc/a.jsonl" in err, err
+    assert "check files_readable on raw/samplehc: WARNING" in out + err  # the run did not fail
     assert site.invoice() == (Decimal("6.00"), 3)  # a's two records as before, and b's 6 claims × 0.50
     assert site.outcomes() == {("samplehc/a.jsonl", 1): "billed", ("samplehc/a.jsonl", 2): "billed",
                                ("samplehc/b.jsonl", 1): "billed"}

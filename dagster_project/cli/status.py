@@ -98,8 +98,8 @@ def _print_state(out: Console, state: StateStatus, published: PublishedStatus | 
     out.print(table)
     out.print()
     if state.refused:
-        out.print(f"Refused by the last load: {count(len(state.refused), 'file')}; nothing of them was loaded. "
-                  "Restore or fix each and run `tally run` again:", style="yellow")
+        out.print(f"Refused by the last load: {count(len(state.refused), 'file')} (nothing of a refused file is "
+                  "loaded). Restore or fix each and run `tally run` again:", style="yellow")
         for refused in state.refused:
             out.print(f"  {refused.describe()}", style="yellow")
         out.print()
