@@ -196,14 +196,56 @@ def test_an_unreadable_folder_is_refused_and_its_files_counted_once_readable(sit
 
 
 def test_a_dump_file_that_cannot_be_opened_is_refused(site, capsys):
-    """A dump name whose target is gone (a dangling symbolic link) cannot be read: it is named, not skipped."""
+    """A dump name whose target is gone (a dangling symbolic link) cannot be read, nor can a pipe be read
+    as a file: each is named, not skipped."""
     write_dump(site.raw, "samplehc/a.jsonl", [claim(2, 3), claim(4, 4)])
     (site.raw / "samplehc" / "b.jsonl").symlink_to(site.raw / "elsewhere" / "b.jsonl")
+    (site.raw / "tula").mkdir()
+    os.mkfifo(site.raw / "tula" / "c.jsonl")
     code, out, err = site.run(capsys)
     assert code == 3, out + err
-    [refused] = refused_lines(out)
-    assert refused.startswith("samplehc/b.jsonl: cannot be read (No such file or directory"), refused
+    assert refused_lines(out) == [
+        "samplehc/b.jsonl: cannot be read (No such file or directory)",
+        "tula/c.jsonl: it is not a regular file (a pipe, socket or device) and cannot be read as a dump"]
     assert site.invoice() == (Decimal("3.00"), 2)
+
+
+def test_a_dump_file_with_an_io_error_while_loading_is_refused_and_loaded_once_readable(site, capsys, monkeypatch):
+    """An I/O error while the load reads a file (after it was hashed) refuses that file alone; the other
+    files of its batch load. The test makes that one read fail with EIO, as a failing disk would."""
+    import errno
+
+    write_dump(site.raw, "samplehc/a.jsonl", [claim(2, 3), claim(4, 4)])
+    b = write_dump(site.raw, "samplehc/b.jsonl", [claim(10, 5)])
+    real_read_bytes = Path.read_bytes
+
+    def read_bytes(path: Path) -> bytes:
+        if path.absolute() == b.absolute():
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))
+        return real_read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    code, out, err = site.run(capsys)
+    assert code == 3, out + err
+    assert refused_lines(out) == [f"samplehc/b.jsonl: cannot be read ({os.strerror(errno.EIO)})"]
+    assert site.invoice() == (Decimal("3.00"), 2)
+
+    monkeypatch.setattr(Path, "read_bytes", real_read_bytes)
+    code, out, err = site.run(capsys)
+    assert code == 0, out + err
+    assert site.invoice() == (Decimal("8.00"), 3)  # (6 + 10) claims × 0.50
+
+
+def test_a_file_written_to_while_it_is_read_is_left_for_the_next_run(tmp_path):
+    """Its bytes may no longer be those hashed (a dump still being copied): not loaded, and not remembered."""
+    from transforms.raw.dump_files import Unreadable, discover_dump_files, read_dump
+
+    a = write_dump(tmp_path / "raw", "samplehc/a.jsonl", [claim(2, 3)])
+    [dump] = discover_dump_files(tmp_path / "raw").files
+    with a.open("ab") as handle:
+        handle.write(envelope_line(claim(4, 4)))
+    with pytest.raises(Unreadable, match="changed while it was being read"):
+        read_dump(dump)
 
 
 def test_a_raw_dir_without_source_folders_is_a_mistake_in_the_command(site, capsys):
