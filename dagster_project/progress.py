@@ -60,7 +60,9 @@ def describe(record: logging.LogRecord) -> ProgressEvent:
         return ProgressEvent("", "")
     if kind == "ASSET_CHECK_EVALUATION":
         data = event.event_specific_data
-        status = "passed" if data.passed else "FAILED"
+        # A failed WARN check (files_readable: refused input files) did not fail the run: not shown as FAILED.
+        warning = getattr(data, "severity", None) == dg.AssetCheckSeverity.WARN
+        status = "passed" if data.passed else "WARNING" if warning else "FAILED"
         return ProgressEvent("check", f"{mark} check {data.check_name} on {data.asset_key.to_user_string()}: {status}",
                              step)
     if kind == "STEP_FAILURE":

@@ -2,7 +2,7 @@
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from dagster_project.partitions import billing_months
 from dagster_project.progress import progress_logger
 from dagster_project.resources import DEFAULT_MEMORY_LIMIT, TallyWarehouse
 from transforms.marts import stale_periods
+from transforms.raw.refused import Refused, read_refused
 from transforms.runs import record_run
 from transforms.warehouse import file_identity
 
@@ -43,6 +44,7 @@ class Summary:
     invoices_total: int
     periods: list[date]
     db: Path
+    refused: list[Refused] = field(default_factory=list)  # input files this run's load refused (SPEC §1)
 
     def __str__(self) -> str:
         totals = self.reconciliation.drop("source").sum()
@@ -51,6 +53,10 @@ class Summary:
         months = ", ".join(p.strftime("%Y-%m") for p in self.periods) or "none"
         lines += [f"invoices written: {self.invoices} (months: {months}); in the warehouse: {self.invoices_total}",
                   f"warehouse: {self.db}"]
+        if self.refused:
+            lines += ["refused input files: nothing of them was loaded (what was loaded from them before keeps its "
+                      "outcomes), everything else was billed; fix or restore each and run tally again:"]
+            lines += [f"  {refused.describe()}" for refused in self.refused]
         return "\n".join(lines)
 
 
@@ -104,7 +110,8 @@ def _run(warehouse: TallyWarehouse, db: Path, instance: dg.DagsterInstance | Non
         written, total = con.sql(
             "SELECT count(*) FILTER (WHERE list_contains(?, period_start)), count(*) FROM invoices", params=[periods]
         ).fetchall()[0]
-    return periods, Summary(reconciliation, written, total, periods, db)
+        refused = read_refused(con)
+    return periods, Summary(reconciliation, written, total, periods, db, refused)
 
 
 def _mark_stale(warehouse: TallyWarehouse, periods: list[date]) -> None:

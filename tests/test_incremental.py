@@ -26,7 +26,7 @@ from dagster_project.runner import run_pipeline
 from harness import REFERENCE, dagster_instance, envelope, write_dump, write_reference
 from transforms import intermediate, marts
 from transforms.raw.dump_files import discover_dump_files
-from transforms.raw.load import known_hashes, load_dump_files
+from transforms.raw.load import load_dump_files, load_raw_dir
 from transforms.reference import load_reference
 from transforms.staging import MODELS, stage_new_lines
 from transforms.warehouse import PublishedCopy, connect_state, file_identity, publish, write_reference as store_reference
@@ -116,7 +116,7 @@ class Site:
 
 def transform_chain(con: duckdb.DuckDBPyConnection, raw: Path, reference: Path) -> None:
     """The steps the Dagster assets call, in their order, on one connection and without the checks."""
-    load_dump_files(con, discover_dump_files(raw, known_hashes(con)))
+    load_raw_dir(con, raw)
     for model in MODELS.values():
         stage_new_lines(con, model)
     store_reference(con, load_reference(reference))
@@ -589,7 +589,7 @@ def test_pricing_refuses_to_run_ahead_of_metering(site):
     site.add({"samplehc/b.jsonl": [shc(2, "2026-10-04T12:00:00Z")]})
     site.close()
     site.con = connect_state(site.db)
-    load_dump_files(site.con, discover_dump_files(site.raw))
+    load_dump_files(site.con, discover_dump_files(site.raw).files)
     for model in MODELS.values():
         stage_new_lines(site.con, model)
     intermediate.resolve_events(site.con)

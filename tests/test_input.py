@@ -415,7 +415,7 @@ def test_batches_of_files_store_what_a_transaction_per_file_stores(tmp_path):
     write_dump(raw, "samplehc/b.jsonl", [claim(3, headers={"Authorization": "Bearer s3cret"})])
     write_dump(raw, "samplehc/copy-of-a.jsonl", [claim(1), "", claim(2)])
     write_dump(raw, "tula/c.jsonl", ["not json", claim(4)])
-    files = discover_dump_files(raw)
+    files = discover_dump_files(raw).files
 
     stored = []
     for batch_bytes in (1, 1 << 30):
@@ -444,7 +444,7 @@ def test_batches_of_files_store_what_a_transaction_per_file_stores(tmp_path):
 
 def test_a_file_is_read_again_only_when_its_stamp_changed(tmp_path, monkeypatch):
     """A run hashes only the files whose size, mtime, ctime or inode changed since they were hashed;
-    a file rewritten in place, even to the same size and mtime, is hashed again and loaded."""
+    a file rewritten in place, even to the same size and mtime, is hashed again (and, loaded before, refused)."""
     import hashlib
     import os
 
@@ -457,13 +457,13 @@ def test_a_file_is_read_again_only_when_its_stamp_changed(tmp_path, monkeypatch)
     write_dump(raw, "samplehc/a.jsonl", [claim(1)])
     write_dump(raw, "samplehc/b.jsonl", [claim(2)])
     con = duckdb.connect()
-    first = load_dump_files(con, dump_files.discover_dump_files(raw, known_hashes(con)))
+    first = load_dump_files(con, dump_files.discover_dump_files(raw, known_hashes(con)).files)
     assert [f.source_file for f in first.loaded] == ["samplehc/a.jsonl", "samplehc/b.jsonl"]
 
     hashed = []
     real_sha256 = dump_files._sha256
     monkeypatch.setattr(dump_files, "_sha256", lambda path: hashed.append(path.name) or real_sha256(path))
-    again = dump_files.discover_dump_files(raw, known_hashes(con))
+    again = dump_files.discover_dump_files(raw, known_hashes(con)).files
     assert hashed == []
     assert [(f.source_file, f.sha256) for f in again] == [(f.source_file, f.sha256) for f in first.loaded]
 
@@ -472,8 +472,11 @@ def test_a_file_is_read_again_only_when_its_stamp_changed(tmp_path, monkeypatch)
     b.write_text(b.read_text().replace('"quantity": 2', '"quantity": 3'))  # same size
     os.utime(b, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the old mtime: only ctime tells
     assert b.stat().st_size == stat.st_size
-    rewritten = load_dump_files(con, dump_files.discover_dump_files(raw, known_hashes(con)))
+    found = dump_files.discover_dump_files(raw, known_hashes(con)).files
     assert hashed == ["b.jsonl"]
-    assert [(f.source_file, f.sha256) for f in rewritten.loaded] == [
-        ("samplehc/b.jsonl", hashlib.sha256(b.read_bytes()).hexdigest())]
+    assert [(f.source_file, f.sha256) for f in found] == [
+        ("samplehc/a.jsonl", first.loaded[0].sha256), ("samplehc/b.jsonl", hashlib.sha256(b.read_bytes()).hexdigest())]
+    rewritten = load_dump_files(con, found)
+    assert rewritten.loaded == []
     assert [f.source_file for f in rewritten.skipped] == ["samplehc/a.jsonl"]
+    assert [r.source_file for r in rewritten.refused] == ["samplehc/b.jsonl"]

@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 
 from transforms.raw.dump_files import SOURCES
+from transforms.raw.refused import Refused, read_refused
 from transforms.warehouse import PUBLISHED_TABLES, state_path
 
 _LOCK = re.compile(r"PID (?P<pid>[0-9]+)")
@@ -36,6 +37,7 @@ class StateStatus:
     last_change_at: datetime | None  # the newest recomputation of outcomes, by any run
     stale_months: list  # billing months whose invoices wait for a rebuild
     unpublished: bool  # the working database holds results the published warehouse does not
+    refused: list[Refused] = field(default_factory=list)  # the input files the latest load refused (SPEC §1)
 
 
 @dataclass
@@ -72,9 +74,10 @@ def read_state(db: Path, runs: int = 5) -> StateStatus | None:
         stale = ([p for (p,) in con.sql("SELECT period_start FROM int_stale_periods ORDER BY 1").fetchall()]
                  if "int_stale_periods" in tables else [])
         unpublished = _unpublished(con, tables)
+        refused = read_refused(con)
     finally:
         con.close()
-    return StateStatus(path, loaded, run_log, last_change, stale, unpublished)
+    return StateStatus(path, loaded, run_log, last_change, stale, unpublished, refused)
 
 
 def _loaded(con) -> pl.DataFrame:

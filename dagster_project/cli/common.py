@@ -18,6 +18,7 @@ from transforms.marts.formatting import format_plain
 
 EXIT_FAILED = 1  # the work could not be done or cannot be trusted: a failed run, no warehouse yet, a lock
 EXIT_USAGE = 2  # the command line asks for something malformed or absent: an option, an invoice, a record
+EXIT_REFUSED = 3  # `tally run` published, but refused some input files (SPEC §1), each named in its summary
 
 
 class CommandError(Exception):

@@ -18,13 +18,13 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from dagster_project.cli.common import EXIT_USAGE, CommandError, add_db_option, console
+from dagster_project.cli.common import EXIT_REFUSED, EXIT_USAGE, CommandError, add_db_option, console
 from dagster_project.resources import (
     DEFAULT_MEMORY_LIMIT,
     DEFAULT_RAW_DIR,
     DEFAULT_REFERENCE_DIR,
 )
-from transforms.raw.dump_files import SOURCES
+from transforms.raw.dump_files import SOURCES, RawDirError, check_raw_dir
 
 HELP = "load new dumps, invoice the months they change, publish the warehouse"
 DESCRIPTION = """\
@@ -33,8 +33,12 @@ recompute the records they affect, re-invoice the billing months those records f
 contracts and invariant checks, and publish the warehouse. A run with nothing new does next to nothing.
 It ends with a summary (records by outcome, invoices written). When the run cannot be trusted (invalid
 reference data, a failed step, a failed blocking check) it exits with status 1 and the reason, and the
-published warehouse is left exactly as it was. On a terminal it shows progress bars; otherwise one line
-per step."""
+published warehouse is left exactly as it was. A dump file that was loaded and now holds other bytes
+(rewritten, or appended to), or that cannot be read whole (a truncated gzip stream, an unreadable file
+or folder), is refused: nothing of it is loaded, everything else is billed and published, the summary
+names each refused file with its reason, and the exit status is 3. A raw folder that holds none of the
+source folders is refused before anything runs (status 2). On a terminal it shows progress bars;
+otherwise one line per step."""
 
 
 def memory_limit(value: str) -> str:
@@ -97,15 +101,20 @@ def command(args: argparse.Namespace) -> int:
             print(failure.next_step, file=sys.stderr)
         return 1
     print(summary)
+    if summary.refused:
+        names = ", ".join(refused.source_file for refused in summary.refused)
+        print(f"tally run: published, but refused {len(summary.refused)} input "
+              f"file{'' if len(summary.refused) == 1 else 's'} (see the summary): {names}", file=sys.stderr)
+        return EXIT_REFUSED
     return 0
 
 
 def _check_folders(raw_dir: Path, reference_dir: Path) -> None:
-    if not raw_dir.is_dir():
-        raise CommandError(
-            f"raw directory {raw_dir} does not exist" if not raw_dir.exists() else f"{raw_dir} is not a directory",
-            f"Pass --raw-dir DIR or set TALLY_RAW_DIR to the folder with one subfolder per source "
-            f"({', '.join(SOURCES)}); nothing was run.", EXIT_USAGE)
+    try:
+        check_raw_dir(raw_dir)
+    except RawDirError as error:
+        hint = error.hint[0].upper() + error.hint[1:]
+        raise CommandError(error.problem, f"{hint}; nothing was run.", EXIT_USAGE) from None
     if not reference_dir.is_dir():
         raise CommandError(
             f"reference directory {reference_dir} does not exist" if not reference_dir.exists()

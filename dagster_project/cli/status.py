@@ -25,8 +25,9 @@ from transforms.warehouse import state_path
 
 HELP = "show what is loaded, the last run, outcomes by source and invoices by month"
 DESCRIPTION = """\
-Show what the working database has loaded (per source: files, lines, last loaded), the last runs of
-`tally run` and what they did, what waits for the next run, and what the published warehouse holds:
+Show what the working database has loaded (per source: files, lines, last loaded), the input files the
+last load refused (each with its reason), the last runs of `tally run` and what they did, what waits for
+the next run, and what the published warehouse holds:
 records by outcome per source and invoices per month and currency. With DAGSTER_HOME set, also the
 newest run recorded in that Dagster instance. Opens every file read-only and never waits for, nor
 blocks, a run: while a run is writing, it says so and shows the published warehouse."""
@@ -96,6 +97,12 @@ def _print_state(out: Console, state: StateStatus, published: PublishedStatus | 
                   _size(int(state.loaded["bytes"].sum())), "", style="bold")
     out.print(table)
     out.print()
+    if state.refused:
+        out.print(f"Refused by the last load: {count(len(state.refused), 'file')} (nothing of a refused file is "
+                  "loaded). Restore or fix each and run `tally run` again:", style="yellow")
+        for refused in state.refused:
+            out.print(f"  {refused.describe()}", style="yellow")
+        out.print()
     if state.runs.is_empty():
         out.print("Last run: none recorded by `tally run`"
                   + (f" (outcomes last recomputed {_when(state.last_change_at)})" if state.last_change_at else ""))

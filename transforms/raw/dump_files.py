@@ -4,6 +4,10 @@ Contract (SPEC §1): files end in ``.jsonl`` or ``.ndjson``, optionally followed
 identified by the sha256 of its bytes as stored; lines end at ``\\n`` only (a ``\\r`` before it is
 dropped), a leading UTF-8 BOM is ignored, and lines of only whitespace are not records. A line that is
 not valid UTF-8 is kept (with replacement characters) and flagged, so staging can quarantine it.
+
+Nothing under the raw folder is skipped in silence: a folder that cannot be listed, a dump that cannot be
+opened or read whole, is reported as refused (``transforms.raw.refused``), and a raw folder that holds
+no source folder at all is a mistake in the command (``check_raw_dir``).
 """
 
 from __future__ import annotations
@@ -11,12 +15,24 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import stat
+import zlib
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+
+from transforms.raw.refused import (
+    CHANGED_WHILE_READ,
+    NOT_A_FILE,
+    Refused,
+    broken_gzip,
+    relative,
+    unreadable,
+    unreadable_folder,
+)
 
 SOURCES = ("samplehc", "tula", "sequence", "paygentic")
 DUMP_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
@@ -46,7 +62,54 @@ class DumpFile:
         return self.stamp[0]
 
 
-def discover_dump_files(raw_dir: Path, hashed: Mapping[str, tuple[Stamp, str]] | None = None) -> list[DumpFile]:
+class RawDirError(ValueError):
+    """The raw folder cannot be what the command meant: missing, not a folder, or without any source folder
+    (SPEC §6: a mistake in the command, exit 2). ``hint`` says what to pass instead."""
+
+    def __init__(self, problem: str, hint: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.hint = hint
+
+
+RAW_DIR_HINT = (f"pass --raw-dir DIR or set TALLY_RAW_DIR to the folder with one subfolder per source "
+                f"({', '.join(SOURCES)})")
+
+
+def check_raw_dir(raw_dir: Path) -> None:
+    """Raise RawDirError unless ``raw_dir`` is a folder holding at least one source folder.
+
+    A folder one level too high (or too low) holds none of them: loading it would find no file and
+    publish an empty month as if nothing had happened, so it is refused, naming the folders below it
+    that do hold source folders.
+    """
+    if not raw_dir.exists():
+        raise RawDirError(f"raw directory {raw_dir} does not exist", RAW_DIR_HINT)
+    if not raw_dir.is_dir():
+        raise RawDirError(f"raw directory {raw_dir} is not a directory", RAW_DIR_HINT)
+    try:
+        children = sorted(entry.path for entry in os.scandir(raw_dir) if entry.is_dir())
+    except OSError as error:
+        raise RawDirError(f"raw directory {raw_dir} cannot be read ({error.strerror or error})", RAW_DIR_HINT) from None
+    if any(Path(child).name in SOURCES for child in children):
+        return
+    below = [(child, [s for s in SOURCES if Path(child, s).is_dir()]) for child in children]
+    found = "".join(f"{child} holds {', '.join(sources)}; " for child, sources in below if sources)
+    raise RawDirError(f"raw directory {raw_dir} holds none of the source folders {', '.join(SOURCES)}",
+                      found + RAW_DIR_HINT)
+
+
+@dataclass
+class Discovery:
+    """What a look at the raw folder found: the dump files to consider, and the entries refused because
+    they cannot be read (``transforms.raw.refused``): a folder rglob would skip in silence, a file that
+    cannot be opened or is not a regular file."""
+
+    files: list[DumpFile]
+    refused: list[Refused]
+
+
+def discover_dump_files(raw_dir: Path, hashed: Mapping[str, tuple[Stamp, str]] | None = None) -> Discovery:
     """Every dump file of every source, sorted by relative path (deterministic load order).
 
     ``hashed`` maps a file's absolute path to its stamp and sha256 when it was last hashed
@@ -54,31 +117,60 @@ def discover_dump_files(raw_dir: Path, hashed: Mapping[str, tuple[Stamp, str]] |
     byte was most of what a run with nothing new did. The others are hashed on several threads
     (hashlib and file reads release the GIL).
     """
+    refused: list[Refused] = []
     paths = [
         (source, path)
         for source in SOURCES if (raw_dir / source).is_dir()
-        for path in sorted((raw_dir / source).rglob("*"))
-        if path.is_file() and path.name.endswith(DUMP_SUFFIXES)
+        for path in _dump_paths(raw_dir / source, raw_dir, refused)
     ]
     hashed = hashed or {}
 
-    def digest(path: Path) -> tuple[str, Stamp]:
-        stamp = file_stamp(path)  # taken before reading: a file changed meanwhile is hashed again next time
-        known = hashed.get(str(path.absolute()))
-        return (known[1] if known is not None and known[0] == stamp else _sha256(path)), stamp
+    def digest(path: Path) -> tuple[str, Stamp] | str:
+        """The sha256 and stamp of a regular file, or why it cannot be read."""
+        try:
+            status = path.stat()
+            if not stat.S_ISREG(status.st_mode):
+                return NOT_A_FILE
+            stamp = stamp_of(status)  # taken before reading: a file changed meanwhile is hashed again next time
+            known = hashed.get(str(path.absolute()))
+            return (known[1] if known is not None and known[0] == stamp else _sha256(path)), stamp
+        except OSError as error:
+            return unreadable(error)
 
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         digests = list(pool.map(lambda found: digest(found[1]), paths))
-    found = [
-        DumpFile(source, path, path.relative_to(raw_dir).as_posix(), sha256, stamp)
-        for (source, path), (sha256, stamp) in zip(paths, digests, strict=True)
-    ]
-    return sorted(found, key=lambda f: f.source_file)
+    found = []
+    for (source, path), result in zip(paths, digests, strict=True):
+        source_file = path.relative_to(raw_dir).as_posix()
+        if isinstance(result, str):
+            refused.append(Refused(source_file, result))
+        else:
+            found.append(DumpFile(source, path, source_file, *result))
+    return Discovery(sorted(found, key=lambda f: f.source_file), sorted(refused, key=lambda r: r.source_file))
+
+
+def _dump_paths(folder: Path, raw_dir: Path, refused: list[Refused]) -> list[Path]:
+    """Every entry under ``folder`` whose name ends like a dump (symbolic links to folders not followed,
+    as rglob did). A folder that cannot be listed is refused: rglob skipped it in silence, and its
+    records were in no count."""
+
+    def cannot_list(error: OSError) -> None:
+        where = error.filename if error.filename is not None else folder
+        refused.append(Refused(relative(where, raw_dir) + "/", unreadable_folder(error)))
+
+    return sorted(
+        Path(top, name)
+        for top, _folders, names in os.walk(folder, onerror=cannot_list)
+        for name in names if name.endswith(DUMP_SUFFIXES)
+    )
 
 
 def file_stamp(path: Path) -> Stamp:
     """What changes whenever a file's bytes do: a rewrite in place changes at least the ctime."""
-    status = path.stat()
+    return stamp_of(path.stat())
+
+
+def stamp_of(status: os.stat_result) -> Stamp:
     return status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino
 
 
@@ -93,6 +185,34 @@ def _sha256(path: Path) -> str:
 def read_file_bytes(path: Path) -> bytes:
     data = path.read_bytes()
     return gzip.decompress(data) if path.name.endswith(".gz") else data
+
+
+class Unreadable(Exception):
+    """A dump file that cannot be read whole; ``reason`` says why (``transforms.raw.refused``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def read_dump(dump: DumpFile) -> bytes:
+    """The file's bytes, decompressed, whole and as they were hashed; else Unreadable.
+
+    A truncated or corrupt gzip stream, or an I/O error, must not load part of a file (its other lines
+    would then never load, the file counting as loaded). A file whose stamp moved since it was hashed
+    (written to while this run read it: a dump still being copied) may not hold the bytes of its sha256,
+    so it is left for the next run.
+    """
+    try:
+        data = read_file_bytes(dump.path)
+        changed = file_stamp(dump.path) != dump.stamp
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise Unreadable(broken_gzip(error)) from None
+    except OSError as error:
+        raise Unreadable(unreadable(error)) from None
+    if changed:
+        raise Unreadable(CHANGED_WHILE_READ)
+    return data
 
 
 def split_lines(data: bytes, source_file: str) -> pl.DataFrame:

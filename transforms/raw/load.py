@@ -1,9 +1,15 @@
-"""Load dump files into the raw tables, each file once (by sha256), each in its own transaction."""
+"""Load dump files into the raw tables, each file once (by sha256), a file's lines and its row together.
+
+A path loaded before is loaded under its bytes of then, never again under others: a dump appended to or
+rewritten in place is refused (``transforms.raw.refused``), so its lines are never loaded twice under one
+(source_file, line_number), and what was loaded from it keeps its outcomes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -12,9 +18,12 @@ from transforms.raw.dump_files import (
     SOURCES,
     DumpFile,
     Stamp,
-    read_file_bytes,
+    Unreadable,
+    discover_dump_files,
+    read_dump,
     split_lines,
 )
+from transforms.raw.refused import CHANGED, Refused, save_refused
 from transforms.sql_files import read_sql
 from transforms.transactions import transaction
 
@@ -25,6 +34,7 @@ class LoadReport:
     loaded: list[DumpFile] = field(default_factory=list)
     skipped: list[DumpFile] = field(default_factory=list)
     lines_by_source: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SOURCES, 0))
+    refused: list[Refused] = field(default_factory=list)
 
 
 def raw_table(source: str) -> str:
@@ -45,37 +55,69 @@ def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
 BATCH_BYTES = 64 << 20
 
 
+def load_raw_dir(con: duckdb.DuckDBPyConnection, raw_dir: Path,
+                 on_file: Callable[[int, int, DumpFile], None] | None = None) -> LoadReport:
+    """Load every new dump file under ``raw_dir`` and keep what was refused, found or read, for the run
+    summary and `tally status` (``raw_refused_files``: this load's refusals replace the last load's)."""
+    create_raw_tables(con)
+    found = discover_dump_files(raw_dir, known_hashes(con))
+    report = load_dump_files(con, found.files, on_file)
+    report.refused = sorted([*found.refused, *report.refused], key=lambda r: r.source_file)
+    save_refused(con, report.refused)
+    return report
+
+
 def load_dump_files(con: duckdb.DuckDBPyConnection, files: Iterable[DumpFile],
                     on_file: Callable[[int, int, DumpFile], None] | None = None,
                     batch_bytes: int = BATCH_BYTES) -> LoadReport:
     """Insert the lines of every file whose bytes were not loaded before, under a new load id.
 
+    A path loaded before whose bytes are now other ones is refused, as is a file that cannot be read whole
+    (``report.refused``); a path whose bytes are again those once loaded is skipped like any loaded file.
     Files of one source are inserted together, up to ``batch_bytes`` of dump per transaction: a
     transaction per file spent more time committing than inserting. A file's lines and its
     ``raw_files`` row still commit together, so a file is either loaded whole or not at all.
-    ``on_file(done, total, file)`` is called after each file that needed loading, for progress.
+    ``on_file(done, total, file)`` is called after each file that needed loading (or was refused as
+    unreadable), for progress.
     """
     create_raw_tables(con)
     files = list(files)
     _remember_hashes(con, files)
     load_id = next_load_id(con)
-    known = {row[0] for row in con.sql("SELECT file_sha256 FROM raw_files").fetchall()}
+    loaded: dict[str, set[str]] = {}
+    for path, sha256 in con.sql("SELECT source_file, file_sha256 FROM raw_files").fetchall():
+        loaded.setdefault(path, set()).add(sha256)
+    known = set().union(*loaded.values())
     report = LoadReport(load_id=load_id)
     pending: list[DumpFile] = []
     for dump in files:
-        if dump.sha256 in known:
+        if dump.source_file in loaded and dump.sha256 not in loaded[dump.source_file]:
+            report.refused.append(Refused(dump.source_file, CHANGED))
+        elif dump.sha256 in known:
             report.skipped.append(dump)
         else:
             known.add(dump.sha256)
             pending.append(dump)
+    done = 0
     for batch in _batches(pending, batch_bytes):
-        lines = [split_lines(read_file_bytes(dump.path), dump.source_file) for dump in batch]
-        _insert_files(con, batch, lines, load_id)
-        for dump, frame in zip(batch, lines, strict=True):
+        readable, lines = [], []
+        for dump in batch:
+            try:
+                lines.append(split_lines(read_dump(dump), dump.source_file))
+                readable.append(dump)
+            except Unreadable as error:
+                report.refused.append(Refused(dump.source_file, error.reason))
+                done += 1
+                if on_file is not None:
+                    on_file(done, len(pending), dump)
+        if readable:
+            _insert_files(con, readable, lines, load_id)
+        for dump, frame in zip(readable, lines, strict=True):
             report.loaded.append(dump)
             report.lines_by_source[dump.source] += frame.height
+            done += 1
             if on_file is not None:
-                on_file(len(report.loaded), len(pending), dump)
+                on_file(done, len(pending), dump)
     return report
 
 

@@ -23,3 +23,11 @@ CREATE TABLE IF NOT EXISTS raw_file_hashes (
     inode        BIGINT  NOT NULL,
     file_sha256  VARCHAR NOT NULL
 );
+-- The entries of the raw folder that the latest load refused (SPEC §1 "Refused files"): a loaded path that
+-- now holds other bytes, a file or folder that cannot be read whole. Replaced by every load; read by the
+-- run summary, `tally status` and the raw assets' files_readable check.
+CREATE TABLE IF NOT EXISTS raw_refused_files (
+    source_file  VARCHAR NOT NULL,
+    reason       VARCHAR NOT NULL,
+    refused_at   TIMESTAMPTZ NOT NULL
+);
