@@ -367,3 +367,33 @@ def test_a_run_with_nothing_new_validates_no_load_again(site):
         ("intermediate/priced_usage", "pandera_contract"): 0,
     }
     assert all(e.passed for e in again.values())
+
+
+def test_invoices_written_without_their_checks_are_not_published(site):
+    """Invoices rewritten by a run that stopped before its checks (killed, say): no job publishes them
+    until an invoice run has checked them, and `tally run` invoices that month again by itself."""
+    from dagster_project.runner import run_pipeline
+    from transforms import marts
+
+    defs, raw, reference, db, instance = site
+    run_pipeline(raw, reference, db, instance=instance)
+    before = db.read_bytes()
+    late_usage(raw)
+    load = defs.resolve_job_def("load")
+    unpublished = [k for k in load.asset_layer.executable_asset_keys if k != PUBLISH]
+    assert load.execute_in_process(instance=instance, asset_selection=unpublished).success
+    warehouse = TallyWarehouse(raw_dir=str(raw), reference_dir=str(reference), db=str(db))
+    with warehouse.connect() as con:
+        marts.rebuild_invoices(con, [date(2026, 10, 1)])  # the write of a run that stopped here
+        assert con.sql("SELECT count(*) FROM int_stale_periods").fetchall() == [(0,)]
+        assert marts.stale_periods(con) == [date(2026, 10, 1)]
+
+    result = load.execute_in_process(instance=instance, asset_selection=[PUBLISH], raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "not passed on the data as they are now" in failure.step_failure_data.user_failure_data.description
+    assert db.read_bytes() == before
+
+    summary = run_pipeline(raw, reference, db, instance=instance)
+    assert summary.periods == [date(2026, 10, 1)]
+    assert published(db) == WITH_LATE_USAGE
