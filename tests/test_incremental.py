@@ -49,7 +49,8 @@ class Site:
 
     def __init__(self, root: Path):
         self.raw, self.db = root / "raw", root / "warehouse.duckdb"
-        self.raw.mkdir(parents=True, exist_ok=True)
+        for source in ("samplehc", "tula", "sequence", "paygentic"):  # an installation's folders, maybe empty
+            (self.raw / source).mkdir(parents=True, exist_ok=True)
         self.reference = write_reference(root / "reference")
         self.con: duckdb.DuckDBPyConnection | None = None
 

@@ -2,6 +2,11 @@
 
 Money and quantities must be DECIMAL with the exact precision and scale below; a float anywhere in
 these columns fails the contract.
+
+A contract states what the rules produce, so it never fails on a record the rules quarantined: a
+rule on a value (a non-negative price or quantity) applies to the lines without a reason (staging) or
+whose outcome is not ``quarantined`` (priced usage). Keys, types and the outcome rules apply to every
+line.
 """
 
 from __future__ import annotations
@@ -13,6 +18,11 @@ from transforms.batches import BATCH_ROWS
 from transforms.marts.invoices import MONEY, QUANTITY
 from transforms.outcomes import OUTCOMES, REASONS
 from transforms.raw.dump_files import SOURCES
+
+def _not_negative(column: str, applies: pl.Expr) -> pl.Expr:
+    """``column`` is absent or not negative on the rows where ``applies`` (a rule's condition) holds."""
+    return ~applies.fill_null(True) | pl.col(column).is_null() | (pl.col(column) >= 0)
+
 
 RAW_LINES = pa.DataFrameSchema(
     {
@@ -38,8 +48,14 @@ STAGED_LINES = pa.DataFrameSchema(
         "property_index": pa.Column(pl.Int32, pa.Check.ge(0)),
         "reason": pa.Column(str, pa.Check.isin(REASONS[:4]), nullable=True),
         "quantity": pa.Column(QUANTITY, nullable=True),
-        "unit_price": pa.Column(QUANTITY, pa.Check.ge(0), nullable=True),
+        "unit_price": pa.Column(QUANTITY, nullable=True),
     },
+    checks=[
+        pa.Check(lambda d: d.lazyframe.select(_not_negative("unit_price", pl.col("reason").is_null())),
+                 error="a line the rules did not quarantine has no negative unit price"),
+        pa.Check(lambda d: d.lazyframe.select(_not_negative("quantity", pl.col("reason").is_null())),
+                 error="a line the rules did not quarantine has no negative quantity"),
+    ],
     unique=["source_file", "line_number", "record_index", "property_index"],
 )
 
@@ -50,10 +66,14 @@ PRICED_USAGE = pa.DataFrameSchema(
         "outcome": pa.Column(str, pa.Check.isin(OUTCOMES)),
         "reason": pa.Column(str, pa.Check.isin(REASONS), nullable=True),
         "quantity": pa.Column(QUANTITY, nullable=True),
-        "unit_price": pa.Column(QUANTITY, pa.Check.ge(0), nullable=True),
+        "unit_price": pa.Column(QUANTITY, nullable=True),
         "price_source": pa.Column(str, pa.Check.isin(["event", "price_book"]), nullable=True),
     },
     checks=[
+        pa.Check(lambda d: d.lazyframe.select(_not_negative("unit_price", pl.col("outcome") != "quarantined")),
+                 error="a record the rules did not quarantine has no negative unit price"),
+        pa.Check(lambda d: d.lazyframe.select(_not_negative("quantity", pl.col("outcome") != "quarantined")),
+                 error="a record the rules did not quarantine has no negative quantity"),
         pa.Check(lambda d: d.lazyframe.select(
             (pl.col("outcome") == "quarantined") == pl.col("reason").is_not_null()),
             error="a record is quarantined exactly when it has a reason"),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from transforms import intermediate, marts
+from transforms import audit, intermediate, marts
 from transforms.changes import (
     CHANGED_LINES,
     Pending,
@@ -59,6 +59,7 @@ def connect_state(db: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.
     con.execute("SET TimeZone = 'UTC'")
     create_raw_tables(con)
     create_change_tables(con)
+    audit.create_audit_tables(con)
     for model in MODELS.values():
         create_staging_table(con, model)
     con.execute(read_sql(staging_common.__file__, "macros.sql"))
@@ -92,8 +93,14 @@ def reference_fingerprint(reference: Reference) -> str:
     return digest.hexdigest()
 
 
-def publish(con: duckdb.DuckDBPyConnection, db: Path, prepared: PublishedCopy | None = None) -> bool:
+def publish(con: duckdb.DuckDBPyConnection, db: Path, prepared: PublishedCopy | None = None,
+            require_checks: bool = False) -> bool:
     """Bring the published warehouse up to date with the working database; False if it already was.
+
+    The gate comes first (``audit.require_passed``): a blocking check that failed, or whose result is
+    about other data than the working database holds, raises ``audit.PublicationRefused`` naming it, and
+    the file is left as it was. ``require_checks`` (every Dagster publication) also refuses data that
+    a blocking check has not run on.
 
     A first publication, or one after a full rebuild, writes every table to a new file. Otherwise the
     published file is copied (or ``prepared`` is used, a copy started earlier in the run), the changed
@@ -101,6 +108,12 @@ def publish(con: duckdb.DuckDBPyConnection, db: Path, prepared: PublishedCopy | 
     whole. Either way the analyst views and the comments are (re)applied to the new file, which is then
     renamed over the old one.
     """
+    try:
+        audit.require_passed(con, require_checks)
+    except audit.PublicationRefused:
+        if prepared is not None:
+            prepared.discard()
+        raise
     change = pending(con, "publish")
     writes, published = con.sql("SELECT writes, published FROM int_invoice_writes").fetchall()[0]
     described = description.fingerprint()

@@ -18,6 +18,7 @@ from dagster_project.partitions import billing_months
 from dagster_project.resources import TallyWarehouse
 from transforms import marts
 from transforms.marts.formatting import format_money
+from transforms.audit import PublicationRefused
 from transforms.warehouse import publish
 
 GRAINS = {
@@ -103,7 +104,10 @@ def _totals(invoices: pl.DataFrame) -> str:
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: TallyWarehouse) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        changed = publish(con, Path(warehouse.db), warehouse.prepared_copy())
+        try:
+            changed = publish(con, Path(warehouse.db), warehouse.prepared_copy(), require_checks=True)
+        except PublicationRefused as refused:
+            raise dg.Failure(description=str(refused)) from None
         context.log.info("published the warehouse" if changed else "the published warehouse is up to date")
         invoices = con.sql("SELECT * FROM invoices ORDER BY invoice_id").pl()
     return dg.MaterializeResult(

@@ -13,6 +13,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
+from transforms import audit
 from transforms.changes import rows_on_lines
 from transforms.intermediate import count_outcomes
 from transforms.marts.invoices import build_invoice_lines, build_invoices
@@ -73,8 +74,10 @@ def record_rows(con: duckdb.DuckDBPyConnection, name: str, since: int = 0,
 
 
 def stale_periods(con: duckdb.DuckDBPyConnection) -> list[date]:
-    """Months whose invoices no longer match the priced usage."""
-    return [row[0] for row in con.sql("SELECT period_start FROM int_stale_periods ORDER BY 1").fetchall()]
+    """Months whose invoices no longer match the priced usage, or have not passed their checks since
+    they were last rewritten (``audit.unchecked_periods``)."""
+    stale = [row[0] for row in con.sql("SELECT period_start FROM int_stale_periods ORDER BY 1").fetchall()]
+    return sorted({*stale, *audit.unchecked_periods(con)})
 
 
 def invoices_for(con: duckdb.DuckDBPyConnection, periods: list[date]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -86,7 +89,8 @@ def invoices_for(con: duckdb.DuckDBPyConnection, periods: list[date]) -> tuple[p
 
 
 def rebuild_invoices(con: duckdb.DuckDBPyConnection, periods: list[date]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Replace the invoices of ``periods``, all months or none, and clear them from the stale list."""
+    """Replace the invoices of ``periods``, all months or none, and clear them from the stale list; they
+    stay unchecked (``audit.mark_unchecked``) until the invoice checks pass."""
     lines, invoices = invoices_for(con, periods)
     with transaction(con):
         for table, rows in zip(INVOICE_TABLES, (lines, invoices)):
@@ -95,5 +99,6 @@ def rebuild_invoices(con: duckdb.DuckDBPyConnection, periods: list[date]) -> tup
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM period_rows")
             con.unregister("period_rows")
         con.execute("DELETE FROM int_stale_periods WHERE list_contains(?, period_start)", [periods])
+        audit.mark_unchecked(con, periods)
         con.execute("UPDATE int_invoice_writes SET writes = writes + 1")
     return lines, invoices
