@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from harness import REFERENCE, write_dump, write_reference
+from harness import REFERENCE, run, write_dump, write_reference
 from transforms.raw.redact import MAY_HOLD_CREDENTIAL, redact_line, redact_lines
 
 SH = "samplehc/creds.jsonl"
@@ -287,3 +287,33 @@ def test_the_prefilter_is_a_superset_for_every_spelling_of_a_name():
     matched = pl.Series(lines).str.contains(MAY_HOLD_CREDENTIAL)
     assert matched.all()
     assert all("[REDACTED]" in redact_line(line) for line in lines)
+
+
+# --- item 7: re-delivery beyond 28 digits, and a deterministic detail -----------------------------
+
+def _sequence_line(received: str, length: str) -> str:
+    return ('{"receivedAt": "' + received + '", "body": {"eventType": "message-sent", "customerAlias": "alias-usd", '
+            '"eventProperties": {"length": ' + length + '}}}')
+
+
+def test_numbers_that_differ_after_the_28th_digit_are_not_a_redelivery(tmp_path):
+    received = "2026-10-03T12:00:00Z"
+    write_dump(tmp_path / "raw", SEQ, [
+        _sequence_line(received, "1.00000000000000000000000000001"),
+        _sequence_line(received, "1.00000000000000000000000000002"),
+        _sequence_line(received, "1.000000000000000000000000000010"),  # the first one, spelled otherwise
+    ])
+    r = run(tmp_path)
+    assert r.outcome(SEQ, 1) == ("billed", None)
+    assert r.outcome(SEQ, 2) == ("billed", None)
+    assert r.outcome(SEQ, 3) == ("duplicate", None)
+
+
+def test_canonical_json_is_exact_for_any_length():
+    from transforms.intermediate.canonical_json import canonical_json
+
+    digits = "1." + "0" * 60
+    assert canonical_json(f"[{digits}1]") != canonical_json(f"[{digits}2]")
+    assert canonical_json(f"[{digits}1]") == canonical_json(f"[{digits}10e0]")
+    assert canonical_json("[1.50, 0.0, -0]") == canonical_json("[15e-1, 0, 0.000]")
+    assert canonical_json("[1e999999999]") != canonical_json("[1e999999998]")
