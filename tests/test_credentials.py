@@ -289,7 +289,7 @@ def test_the_prefilter_is_a_superset_for_every_spelling_of_a_name():
     assert all("[REDACTED]" in redact_line(line) for line in lines)
 
 
-# --- item 7: re-delivery beyond 28 digits, and a deterministic detail -----------------------------
+# --- re-delivery beyond 28 significant digits, and a deterministic detail ---------------------------
 
 def _sequence_line(received: str, length: str) -> str:
     return ('{"receivedAt": "' + received + '", "body": {"eventType": "message-sent", "customerAlias": "alias-usd", '
@@ -317,3 +317,33 @@ def test_canonical_json_is_exact_for_any_length():
     assert canonical_json(f"[{digits}1]") == canonical_json(f"[{digits}10e0]")
     assert canonical_json("[1.50, 0.0, -0]") == canonical_json("[15e-1, 0, 0.000]")
     assert canonical_json("[1e999999999]") != canonical_json("[1e999999998]")
+
+
+def _paygentic_event_with_unmetered_properties(tmp_path):
+    event = {"idempotencyKey": "k", "customerId": "cust-usd", "merchantId": "m1", "timestamp": "2026-10-05T12:00:00Z",
+             "properties": [{"billableMetricId": "tokens", "quantity": 1}]
+             + [{"billableMetricId": f"no-meter-{i}", "quantity": 1} for i in range(5)]}
+    write_dump(tmp_path / "raw", PG, [{"receivedAt": "2026-10-03T12:00:00Z", "body": {"events": [event]}}])
+    return run(tmp_path)
+
+
+def test_the_detail_of_an_event_names_its_first_unmetered_property(tmp_path):
+    r = _paygentic_event_with_unmetered_properties(tmp_path)
+    details = r.con.sql("SELECT DISTINCT outcome, detail FROM usage_events").fetchall()
+    assert details == [("unmetered", "no meter for paygentic event type no-meter-0")]
+
+
+def test_the_detail_does_not_depend_on_the_order_the_lines_are_read_in(tmp_path):
+    """Metering sees a record's lines in whatever order the scan gives them (threads, row groups);
+    read here in reverse, the record's detail still names its first unmetered property."""
+    import transforms.intermediate as intermediate
+    from transforms.sql_files import read_sql
+
+    con = _paygentic_event_with_unmetered_properties(tmp_path).con
+    con.execute("SET threads = 1")
+    for order in ("ASC", "DESC"):
+        con.execute(f"""CREATE OR REPLACE TEMP VIEW meter_input AS
+                        SELECT * FROM int_resolved_lines ORDER BY property_index {order}""")
+        con.execute(read_sql(intermediate.__file__, "meter_checks.sql"))
+        details = con.sql(f"SELECT DISTINCT detail FROM ({read_sql(intermediate.__file__, 'metered_lines.sql')})")
+        assert details.fetchall() == [("no meter for paygentic event type no-meter-0",)], order
