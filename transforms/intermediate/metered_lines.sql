@@ -6,7 +6,8 @@
 -- went to whichever line it saw first, so the detail could change from run to run.
 WITH record_problems AS (
     SELECT source_file, line_number, record_index,
-        arg_min(line_problem, (CASE WHEN starts_with(line_problem, 'unmetered') THEN 0 ELSE 1 END, property_index)) AS record_problem
+        arg_min(line_problem, (CASE WHEN starts_with(line_problem, 'unmetered') THEN 0 ELSE 1 END, property_index))
+            AS record_problem
     FROM meter_checks
     WHERE source = 'paygentic' AND line_problem IS NOT NULL
     GROUP BY ALL
