@@ -8,6 +8,7 @@ bytes of every file written beside them, in the Dagster event log, and in `tally
 
 from __future__ import annotations
 
+import json
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +17,8 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness import REFERENCE, run, write_dump, write_reference
 from transforms.raw.redact import MAY_HOLD_CREDENTIAL, redact_line, redact_lines
@@ -287,6 +290,66 @@ def test_the_prefilter_is_a_superset_for_every_spelling_of_a_name():
     matched = pl.Series(lines).str.contains(MAY_HOLD_CREDENTIAL)
     assert matched.all()
     assert all("[REDACTED]" in redact_line(line) for line in lines)
+
+
+FLAT_SHAPED = [
+    '{"receivedAt": "t", "headers": {"idempotency-key": "k", "authorization": "Bearer s"}, "body": {"q": 1.50}}',
+    '{"headers" :{ "Cookie" : "s", "cookie":"t" }, "body": {"cookie": "data"}}',
+    '{"headers": {"x-api-\u212aey": "s"}, "b": "\u00e9"}',
+    '{"note": "headers", "headers": {"authorization": "s"}}',
+    '{"body": {"headers": {"authorization": "data"}}, "headers": {"x": "y"}}',
+    '{"body": {"headers": {"authorization": "data"}}}',
+    '[{"headers": {"authorization": "s"}}]',
+    '{"Headers": {"authorization": "s"}}',
+    '{"headers": {"authorization": "s"}, "HEADERS": {"cookie": "t"}}',
+    '{"headers": {"authorization": 12}}',
+    '{"headers": {"authorization": "s", "x-authorization-id": "i"}}',
+    '{"headers": {" authorization": "s"}}',
+    '{"headers": {"authorization": "cookie"}}',
+    "{'a': 1, \"headers\": {\"authorization\": \"s\"}}",
+    '{"headers": {"authorization": "s"},}',
+    '{"headers": {"authorization": "s"}, "q": NaN}',
+    '{"headers": {"authorization": "s", "x": ["cookie"]}}',
+    '"headers": {"authorization": "s"}',
+    '{"a": {"b": 1}, "headers": {"set-cookie": "s"}} trailing',
+]
+
+
+@pytest.mark.parametrize("line", FLAT_SHAPED + [line for line, _ in EXACT])
+def test_the_polars_path_gives_what_redact_line_gives(line):
+    from transforms.raw.redact_flat import redact_flat
+
+    flat = redact_flat(pl.Series([line])).item()
+    assert flat is None or flat == redact_line(line)
+
+
+def test_the_common_shape_takes_the_polars_path():
+    from transforms.raw.redact_flat import redact_flat
+
+    taken = redact_flat(pl.Series(FLAT_SHAPED[:4])).is_not_null().to_list()
+    # a body property named cookie, or "headers" first seen as a value, leave the line to redact_line
+    assert taken == [True, False, True, False]
+
+
+_TOKENS = ['{', '}', '[', ']', '"headers"', '"Headers"', ':', ',', ' ', '"authorization"', '"Cookie"',
+           '"x-api-\u212aey"', '"v"', '"cookie-v"', "'", "1.50", '\\"', "\u00e9", "null", "cookie", "=", '"body"']
+
+
+@settings(max_examples=400, deadline=None)
+@given(tokens=st.lists(st.sampled_from(_TOKENS), max_size=30),
+       document=st.recursive(
+           st.one_of(st.sampled_from(["s", "cookie", "x", "headers"]), st.integers(), st.none()),
+           lambda inner: st.one_of(
+               st.lists(inner, max_size=3),
+               st.dictionaries(st.sampled_from(["headers", "Authorization", "cookie", "x-api-key", "body", "a"]),
+                               inner, max_size=4)),
+           max_leaves=12))
+def test_the_polars_path_agrees_with_redact_line_on_any_line(tokens, document):
+    from transforms.raw.redact_flat import redact_flat
+
+    lines = ["".join(tokens), json.dumps(document), json.dumps(document, separators=(",", ":"))]
+    for line, flat in zip(lines, redact_flat(pl.Series(lines)).to_list(), strict=True):
+        assert flat is None or flat == redact_line(line), line
 
 
 # --- re-delivery beyond 28 significant digits, and a deterministic detail ---------------------------

@@ -20,9 +20,10 @@ the line (as DuckDB's ``json_merge_patch`` did) would respell numbers there and 
   ``]``. A ``["Authorization", "…"]`` pair is treated the same way. This errs on the side of redacting
   too much; such a line is quarantined ``invalid_json`` and is never billed.
 
-Only lines that may hold a credential go through Python (``MAY_HOLD_CREDENTIAL``, a superset): a name
-can only be spelled with its letters (any case; Python's case folding adds ``ſ`` for s and the Kelvin
-sign for k, which Rust's ``(?i)`` also matches) or with an escape, which needs a backslash.
+Only lines that may hold a credential are looked at (``MAY_HOLD_CREDENTIAL``, a superset): a name can
+only be spelled with its letters (any case; Python's case folding adds ``ſ`` for s and the Kelvin sign
+for k, which Rust's ``(?i)`` also matches) or with an escape, which needs a backslash. Those of the
+common shape are redacted in Polars (``redact_flat``), the others here.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import json
 import re
 
 import polars as pl
+
+from transforms.raw.redact_flat import redact_flat
 
 CREDENTIALS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
 REDACTED = '"[REDACTED]"'
@@ -63,14 +66,19 @@ def redact_line(line: str, utf8_valid: bool = True) -> str:
 
 
 def redact_lines(lines: pl.DataFrame) -> pl.DataFrame:
-    """``lines`` (columns ``envelope``, ``utf8_valid``) with credentials redacted; only the lines that
-    match ``MAY_HOLD_CREDENTIAL`` are handed to Python, the others are kept as they are."""
+    """``lines`` (columns ``envelope``, ``utf8_valid``) with credentials redacted. Only the lines that
+    match ``MAY_HOLD_CREDENTIAL`` are looked at: those of the common shape are redacted in Polars
+    (``redact_flat``), the others one by one by ``redact_line``; the rest are kept as they are."""
     suspect = lines.select(pl.col("envelope").str.contains(MAY_HOLD_CREDENTIAL)).to_series()
     if not suspect.any():
         return lines
-    subset = lines.filter(suspect)
-    redacted = [redact_line(text, valid) for text, valid in zip(subset["envelope"], subset["utf8_valid"], strict=True)]
-    envelope = lines["envelope"].clone().scatter(suspect.arg_true(), pl.Series(redacted, dtype=pl.String))
+    subset = lines.select("envelope", "utf8_valid").filter(suspect)
+    flat = redact_flat(subset["envelope"])
+    slow = flat.is_null()
+    redacted = flat.scatter(slow.arg_true(), pl.Series([
+        redact_line(text, valid) for text, valid in subset.filter(slow).select("envelope", "utf8_valid").iter_rows()
+    ], dtype=pl.String))
+    envelope = lines["envelope"].clone().scatter(suspect.arg_true(), redacted)
     return lines.with_columns(envelope.alias("envelope"))
 
 
