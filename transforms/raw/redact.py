@@ -68,7 +68,8 @@ def redact_line(line: str, utf8_valid: bool = True) -> str:
 def redact_lines(lines: pl.DataFrame) -> pl.DataFrame:
     """``lines`` (columns ``envelope``, ``utf8_valid``) with credentials redacted. Only the lines that
     match ``MAY_HOLD_CREDENTIAL`` are looked at: those of the common shape are redacted in Polars
-    (``redact_flat``), the others one by one by ``redact_line``; the rest are kept as they are."""
+    (``redact_flat``), the others one by one by ``redact_line``. Lines that do not match are kept as
+    they are."""
     suspect = lines.select(pl.col("envelope").str.contains(MAY_HOLD_CREDENTIAL)).to_series()
     if not suspect.any():
         return lines
@@ -117,7 +118,10 @@ _scan_string = json.decoder.scanstring  # C: (decoded text, end) of the string w
 
 
 def _strict_json(line: str):
-    """The parsed line if it is strict JSON (as staging judges it: no NaN or Infinity), else None."""
+    """The parsed line if it is strict JSON (as staging judges it: no NaN or Infinity), else None.
+
+    A line nested deeper than Python's recursion limit counts as not JSON here, so it is redacted by
+    pattern: more than needed, never less."""
     try:
         return _DECODER.decode(line)
     except (ValueError, RecursionError):
