@@ -12,6 +12,7 @@ import polars as pl
 
 from transforms.explain.reasons import why
 from transforms.explain.refs import RecordRef, record_not_found, resolve_file
+from transforms.raw.redact import redact_line
 from transforms.sql_files import read_sql
 
 CHAIN_LIMIT = 50  # decided_by links followed at most (a chain is 1 or 2 long in practice)
@@ -93,7 +94,8 @@ def explain_record(con: duckdb.DuckDBPyConnection, ref: RecordRef) -> RecordExpl
         decided_by=deciders[0] if deciders else None, deciders=deciders, usage=usage,
         invoice_ids=[row["invoice_id"]] if row["invoice_id"] else [],
         related=related[:RELATED_LIMIT], related_more=max(len(related) - RELATED_LIMIT, 0),
-        raw=raw[0][0] if raw else None,
+        # Redacted again: a warehouse published by an older tally may hold what its redaction missed.
+        raw=redact_line(raw[0][0]) if raw else None,
     )
     explanation.why = why(explanation)
     return explanation

@@ -21,5 +21,19 @@ def _encode(value) -> str:
     if isinstance(value, list):
         return "[" + ",".join(_encode(v) for v in value) + "]"
     if isinstance(value, Decimal):
-        return "0" if value == 0 else str(value.normalize())
+        return _number(value)
     return json.dumps(value)
+
+
+def _number(value: Decimal) -> str:
+    """Digits without trailing zeros and an exponent: exact for any number of digits.
+
+    ``Decimal.normalize`` rounds to its context's precision (28 digits by default), which would make two
+    numbers that differ only after the 28th significant digit equal.
+    """
+    if value == 0:
+        return "0"
+    sign, digits, exponent = value.as_tuple()
+    text = "".join(map(str, digits))
+    stripped = text.rstrip("0")
+    return f"{'-' if sign else ''}{stripped}E{exponent + len(text) - len(stripped)}"

@@ -1,10 +1,13 @@
 -- Steps 9–10 of SPEC §2 and the billing period: customer, meter, metered value, local date.
 -- A paygentic event is judged whole: any unmetered property makes the record unmetered, any bad
 -- value quarantines it. Other records are one usage line each. Problems are rare, so the records
--- that have one are found by a small aggregate rather than a window over every line.
+-- that have one are found by a small aggregate rather than a window over every line. The record's
+-- problem is its first property's in index order (unmetered first): without the index, arg_min's ties
+-- went to whichever line it saw first, so the detail could change from run to run.
 WITH record_problems AS (
     SELECT source_file, line_number, record_index,
-        arg_min(line_problem, CASE WHEN starts_with(line_problem, 'unmetered') THEN 0 ELSE 1 END) AS record_problem
+        arg_min(line_problem, (CASE WHEN starts_with(line_problem, 'unmetered') THEN 0 ELSE 1 END, property_index))
+            AS record_problem
     FROM meter_checks
     WHERE source = 'paygentic' AND line_problem IS NOT NULL
     GROUP BY ALL

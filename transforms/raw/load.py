@@ -23,6 +23,7 @@ from transforms.raw.dump_files import (
     read_dump,
     split_lines,
 )
+from transforms.raw.redact import redact_lines
 from transforms.raw.refused import CHANGED, Refused, save_refused
 from transforms.sql_files import read_sql
 from transforms.transactions import transaction
@@ -45,7 +46,6 @@ def raw_table(source: str) -> str:
 
 def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(read_sql(__file__, "schema.sql"))
-    con.execute(read_sql(__file__, "redact.sql"))
 
 
 def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
@@ -156,10 +156,10 @@ def _batches(files: list[DumpFile], batch_bytes: int) -> Iterable[list[DumpFile]
 
 
 def _insert_files(con, batch: list[DumpFile], lines: list[pl.DataFrame], load_id: int) -> None:
-    dump_lines = pl.concat([
+    dump_lines = redact_lines(pl.concat([
         frame.with_columns(pl.lit(dump.sha256).alias("file_sha256"))
         for dump, frame in zip(batch, lines, strict=True)
-    ])
+    ]))
     files = [(d.sha256, d.source, d.source_file, d.size, f.height, load_id) for d, f in zip(batch, lines, strict=True)]
     con.register("dump_lines", dump_lines)
     try:
