@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from dagster_project.runner import run_pipeline
 from harness import REFERENCE, dagster_instance, envelope, write_dump, write_reference
-from transforms import intermediate, marts
+from transforms import audit, intermediate, marts
 from transforms.raw.dump_files import discover_dump_files
 from transforms.raw.load import load_dump_files, load_raw_dir
 from transforms.reference import load_reference
@@ -128,6 +128,11 @@ def transform_chain(con: duckdb.DuckDBPyConnection, raw: Path, reference: Path) 
         marts.define_view(con, view)
     if periods := marts.stale_periods(con):
         marts.rebuild_invoices(con, periods)
+    # These tests exercise the machinery below the Dagster checks (whose gate test_guards.py tests
+    # through the jobs): record the checks as passed on the data as they now are, as the checks would.
+    current = audit.markers(con)
+    for check, scope in audit.CHECKS.items():
+        audit.record(con, check, True, current[scope])
 
 
 @pytest.fixture
