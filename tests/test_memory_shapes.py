@@ -143,3 +143,16 @@ def test_staging_stopped_part_way_resumes_after_the_last_staged_line(tmp_path, m
         assert stage_new_lines(con, model) == 0
     finally:
         con.close()
+
+
+def test_batches_never_span_loads_and_hold_up_to_their_bytes():
+    from transforms.staging.batches import Batch, pack
+
+    def block(load, file, first, last, size):
+        return {"load_id": load, "source_file": file, "first_line": first, "last_line": last, "bytes": size}
+
+    blocks = [block(1, "a", 1, 256, 40), block(1, "a", 257, 300, 50), block(1, "b", 1, 10, 5),
+              block(1, "b", 11, 11, 500), block(2, "a", 1, 3, 1)]
+    # 40 + 50 + 5 = 95 fits in 100; the 500-byte line is a batch alone; load 2 starts a new batch
+    assert list(pack(blocks, 100)) == [Batch(1, "a", 1, "b", 10), Batch(1, "b", 11, "b", 11), Batch(2, "a", 1, "a", 3)]
+    assert Batch(1, "a", 5, "a", 9).params()["min_line"] == 5 and Batch(1, "a", 5, "b", 9).params()["min_line"] == 0
