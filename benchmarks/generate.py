@@ -2,8 +2,10 @@
 
 Rates per line, roughly: 0.5% re-delivered identically, 0.5% re-sent with a used idempotency key or as
 a new version of an earlier event, 0.5% rejected by the vendor, 0.2% voided (tula, sequence), 0.1% each
-of bad lines, schema violations and unknown customers. Two billing months; receivedAt grows with the file number, so the
-last files are the newest, as a daily drop would be. Deterministic for a given seed.
+of bad lines, schema violations and unknown customers. paygentic batches hold 1 to 5 events, 2% of
+them 100 and 0.2% 1000, a quarter of those several MB; every paygentic file with room opens with one
+line of each shape. Two billing months; receivedAt grows with the file number, so the last files are
+the newest, as a daily drop would be. Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -91,16 +93,18 @@ def _write_source(folder: Path, source: str, records: int, plan: Plan, rng: rand
         opener = (lambda p: gzip.open(p, "wt", encoding="utf-8", compresslevel=1)) if suffix.endswith(".gz") \
             else (lambda p: p.open("w", encoding="utf-8"))
         with opener(path) as handle:
-            done, previous = 0, None
+            done, previous, line_in_file = 0, None, 0
             while done < target:
                 t = START + (f * plan.records_per_file + done) * MONTH_SECONDS // max(records, 1)
                 r = rng.random()
                 room = target - done
-                if r < 0.005 and previous is not None and previous[1] <= room:
+                opening = line_in_file < len(OPENING_SHAPES)  # a file's first lines are not re-deliveries
+                if r < 0.005 and previous is not None and previous[1] <= room and not opening:
                     line, n = previous
                 else:
-                    line, n = make(rng, t, plan, f * plan.records_per_file + done, r, room)
+                    line, n = make(rng, t, plan, f * plan.records_per_file + done, r, room, line_in_file)
                 handle.write(line + "\n")
+                line_in_file += 1
                 previous = (line, n)
                 done += n
             written += done
@@ -121,7 +125,7 @@ def _response(r: float) -> str:
     return '{"status": 400, "body": {"error": "bad request"}}' if 0.990 < r < 0.995 else '{"status": 200, "body": {}}'
 
 
-def samplehc_line(rng, t, plan, i, r, room):
+def samplehc_line(rng, t, plan, i, r, room, line_in_file=None):
     if 0.997 < r < 0.998:
         return '{"receivedAt": "' + _instant(t, i % 10**6) + '", "account": "org_1", "body": {"eventSlug"', 1
     key = f"k{rng.randrange(i + 1)}" if r < 0.01 else f"k{t}-{i}"
@@ -132,7 +136,7 @@ def samplehc_line(rng, t, plan, i, r, room):
             f'"body": {{"eventSlug": "{slug}", "quantity": {quantity}{extra}}}, "response": {_response(r)}}}'), 1
 
 
-def tula_line(rng, t, plan, i, r, room):
+def tula_line(rng, t, plan, i, r, room, line_in_file=None):
     guid = f"6d91f288-c380-4652-bd35-{rng.randrange(i + 1) if r < 0.01 else i:012x}"
     status = "Cancelled" if 0.995 < r < 0.997 else "Billable"
     kind, quantity = ("Visit", 1) if r > 0.7 else ("Assessment", f"{rng.randint(1, 40) / 4}")
@@ -144,7 +148,7 @@ def tula_line(rng, t, plan, i, r, room):
             f'"response": {_response(r)}}}'), 1
 
 
-def sequence_line(rng, t, plan, i, r, room):
+def sequence_line(rng, t, plan, i, r, room, line_in_file=None):
     event_id = f"e{rng.randrange(i + 1) if r < 0.01 else i}"
     alias = "VOID" if 0.995 < r < 0.997 else f"alias-{_customer(rng, plan, r)}"
     pick = rng.random()
@@ -163,20 +167,44 @@ def sequence_line(rng, t, plan, i, r, room):
             f'"eventProperties": {props}}}, "response": {_response(r)}}}'), 1
 
 
-def paygentic_line(rng, t, plan, i, r, room):
-    size = min(rng.randint(1, 5), room)
+# paygentic batch sizes: most lines carry a few events, some 100 and some 1000 (SPEC allows up to 1000),
+# and a quarter of the 1000-event lines carry a few kB of metadata per event: lines of several MB.
+BIG_BATCH, MEDIUM_BATCH = 1000, 100
+BIG_BATCH_RATE, MEDIUM_BATCH_RATE, LARGE_METADATA_SHARE = 0.002, 0.02, 0.25
+# Every paygentic file with room for them starts with one line of each shape, so that even a small
+# dump holds them: a 1000-event line of several MB, a plain 1000-event line and a 100-event line.
+OPENING_SHAPES = ((BIG_BATCH, True), (BIG_BATCH, False), (MEDIUM_BATCH, False))
+
+
+def paygentic_line(rng, t, plan, i, r, room, line_in_file=None):
+    size, padding = _paygentic_shape(rng, line_in_file, room)
     customer = _customer(rng, plan, r)
     events = []
     for j in range(size):
         key = f"p{rng.randrange(i + 1)}-0" if r < 0.01 and j == 0 else f"p{i}-{j}"
         quantity = '"12"' if (0.996 < r < 0.997 and j == 0) else str(rng.randint(10, 50_000))
+        metadata = f', "metadata": {{"note": "{"x" * padding}", "j": {j}}}' if padding else ""
         events.append(f'{{"idempotencyKey": "{key}", "customerId": "cus_{customer}", "merchantId": "m_1", '
                       f'"timestamp": "{_instant(t, 0)}", "properties": [{{"billableMetricId": "llm_tokens", '
-                      f'"quantity": {quantity}}}, {{"billableMetricId": "requests", "quantity": 1}}]}}')
+                      f'"quantity": {quantity}}}, {{"billableMetricId": "requests", "quantity": 1}}]{metadata}}}')
     failed = '[{"index": 0}]' if 0.993 < r < 0.995 else "[]"
     status = 400 if 0.990 < r < 0.993 else 207
     return ('{"receivedAt": "' + _instant(t, i % 10**6) + f'", "body": {{"events": [{", ".join(events)}]}}, '
             f'"response": {{"status": {status}, "body": {{"failed": {failed}}}}}}}'), size
+
+
+def _paygentic_shape(rng, line_in_file, room) -> tuple[int, int]:
+    """(events in the batch, characters of metadata per event) for the next paygentic line."""
+    if line_in_file is not None and line_in_file < len(OPENING_SHAPES):
+        size, large = OPENING_SHAPES[line_in_file]
+        if size <= room:
+            return size, rng.randint(2000, 4000) if large else 0
+    pick = rng.random()
+    if pick < BIG_BATCH_RATE and room >= BIG_BATCH:
+        return BIG_BATCH, rng.randint(2000, 4000) if rng.random() < LARGE_METADATA_SHARE else 0
+    if pick < BIG_BATCH_RATE + MEDIUM_BATCH_RATE and room >= MEDIUM_BATCH:
+        return MEDIUM_BATCH, 0
+    return min(rng.randint(1, 5), room), 0
 
 
 LINES = {"samplehc": samplehc_line, "tula": tula_line, "sequence": sequence_line, "paygentic": paygentic_line}

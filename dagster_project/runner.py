@@ -197,9 +197,25 @@ def _explain_step_problem(step: str | None, problem: str) -> RunFailed:
                                   f"loaded. {UNCHANGED}")
     if problem.startswith("raw directory"):
         return RunFailed(problem, UNCHANGED)
+    if problem.startswith("Out of Memory Error"):
+        return _out_of_memory(step, problem)
     return RunFailed(f"step {step} failed: {problem}" if step else problem,
                      f"{UNCHANGED} Fix the cause and run tally again; a run that stopped part-way resumes where "
                      "it stopped (work already done is kept).")
+
+
+def _out_of_memory(step: str | None, problem: str) -> RunFailed:
+    """DuckDB's own advice (``SET memory_limit``, fewer threads) names settings a tally user cannot
+    reach: the message keeps DuckDB's first line and says which tally option gives it more memory."""
+    first = problem.splitlines()[0].strip()
+    used = re.search(r"/\s*([0-9.]+ \w+) used\)", first)
+    limit = f" (the limit was {used[1]})" if used else ""
+    return RunFailed(
+        f"step {step} ran out of memory: {first}" if step else f"ran out of memory: {first}",
+        f"DuckDB needed more memory than tally lets it use{limit}. Run again with a higher limit, e.g. "
+        f"`tally run --memory-limit 2GB` (or TALLY_MEMORY_LIMIT=2GB; the default is {DEFAULT_MEMORY_LIMIT}). "
+        f"{UNCHANGED} The run resumes where it stopped (work already done is kept).",
+    )
 
 
 def _blocking_checks_failed(blocking) -> RunFailed:

@@ -35,3 +35,16 @@ def test_generation_is_deterministic(tmp_path):
     assert files
     for relative in files:
         assert (tmp_path / "a" / relative).read_bytes() == (tmp_path / "b" / relative).read_bytes(), relative
+
+
+def test_paygentic_dumps_hold_every_batch_shape(tmp_path):
+    """Batches of 1 to 1000 events, with 100- and 1000-event batches and lines of several MB (SPEC §6)."""
+    import json
+
+    generate(tmp_path, Plan(records=4 * 3000, records_per_file=3000, seed=3))
+    [part] = (tmp_path / "raw" / "paygentic").iterdir()
+    lines = part.read_text(encoding="utf-8").splitlines()
+    sizes = [len(json.loads(line)["body"]["events"]) for line in lines]
+    assert sum(sizes) == 3000 and set(sizes) >= {1, 5, 100, 1000} and max(sizes) == 1000
+    assert sum(1 for size in sizes if size <= 5) > 0.9 * len(sizes), "most batches are small"
+    assert max(len(line.encode()) for line in lines) > 2_000_000, "a line of several MB"

@@ -248,6 +248,25 @@ def test_failed_entries_reject_only_their_event(tmp_path, status):
     assert r.invoices() == {"INV-202610-c_usd": (Decimal("10.00"), 1, 2)}
 
 
+def test_a_failed_index_names_an_event_only_as_a_json_number_equal_to_an_integer(tmp_path):
+    """0.6, "1", -1, 1.5 and null name no event (0.6 used to round to event 1); 2.0 is event 2."""
+    write_dump(tmp_path / "raw", F, [
+        batch(event("k0", prop("tokens", 1000)), event("k1", prop("tokens", 2000)),
+              event("k2", prop("tokens", 4000)), event("k3", prop("tokens", 8000)),
+              response={"status": 207, "body": {"failed": [
+                  {"index": 0.6}, {"index": "1"}, {"index": -1}, {"index": 1.5}, {"index": None}, {"index": 2.0}]}}),
+    ])
+    r = run(tmp_path)
+    assert r.outcomes() == {
+        (F, 1, 0): ("billed", None),
+        (F, 1, 1): ("billed", None),
+        (F, 1, 2): ("rejected_by_vendor", None),
+        (F, 1, 3): ("billed", None),
+    }
+    # 1000 + 2000 + 8000 tokens x 0.002 = 22.00
+    assert r.invoices() == {"INV-202610-c_usd": (Decimal("22.00"), 1, 3)}
+
+
 def test_a_successful_response_without_failures_rejects_nothing(tmp_path):
     write_dump(tmp_path / "raw", F, [
         batch(event("k0"), event("k1"), response={"status": 201, "body": {"failed": []}}),

@@ -5,7 +5,7 @@ import dagster as dg
 
 from dagster_project.metadata import STAGED_AFTER_KEY, table_metadata
 from dagster_project.resources import TallyWarehouse
-from transforms.staging import MODELS, VendorModel, stage_new_lines
+from transforms.staging import MODELS, VendorModel, stage_new_lines, staged_through
 
 
 def staging_asset(model: VendorModel) -> dg.AssetsDefinition:
@@ -20,7 +20,7 @@ def staging_asset(model: VendorModel) -> dg.AssetsDefinition:
     )
     def _staging(context: dg.AssetExecutionContext, warehouse: TallyWarehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:
-            staged_after = con.sql(f"SELECT coalesce(max(load_id), 0) FROM {model.table}").fetchall()[0][0]
+            staged_after = staged_through(con, model)
             added = stage_new_lines(con, model)
             context.log.info(f"staged {added} new {model.source} usage lines")
             rows = con.sql(f"SELECT count(*) FROM {model.table}").fetchall()[0][0]

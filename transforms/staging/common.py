@@ -4,7 +4,8 @@ Each vendor model is a SQL file over `envelopes` (the shared envelope rules appl
 being staged) that returns, per usage line, the columns of ``STAGED_TABLE_COLUMNS`` it knows (the rest
 take their defaults) plus ``problem`` (``"<reason>: <detail>"`` for steps 1–4 of SPEC §2, NULL when
 the record passes). Staging is a pure
-function of each raw line, so it runs once per line, over the loads not yet staged.
+function of each raw line, so it runs once per line, over the lines not yet staged, in batches bounded
+by their bytes (``batches``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import duckdb
 import polars as pl
 
 from transforms.sql_files import read_sql
+from transforms.staging import batches
 
 STAGED_TABLE_COLUMNS = """
     source_file      VARCHAR NOT NULL,
@@ -63,33 +65,54 @@ def create_staging_table(con: duckdb.DuckDBPyConnection, model: VendorModel) -> 
     con.execute(f"CREATE TABLE IF NOT EXISTS {model.table} ({STAGED_TABLE_COLUMNS})")
 
 
-def stage_new_lines(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
-    """Stage the raw lines of loads not staged yet; returns the number of usage lines added."""
-    staged_up_to = con.sql(f"SELECT coalesce(max(load_id), 0) FROM {model.table}").fetchall()[0][0]
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW raw_batch AS "
-        f"SELECT * FROM raw_{model.source} WHERE load_id > {int(staged_up_to)}"
-    )
-    con.register("non_strict_json", _non_strict_json_lines(con))
+def stage_new_lines(con: duckdb.DuckDBPyConnection, model: VendorModel, batch_bytes: int | None = None) -> int:
+    """Stage the raw lines not staged yet, in batches of about ``batch_bytes`` of raw lines (default: a
+    share of DuckDB's memory limit), each its own INSERT and commit; returns the usage lines added."""
+    batch_bytes = batch_bytes or batches.default_batch_bytes(con)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW raw_source AS SELECT * FROM raw_{model.source}")
+    try:
+        blocks = batches.pending_blocks(con, model.table, batch_bytes)
+        return sum(_stage_batch(con, model, batch) for batch in batches.pack(blocks, batch_bytes))
+    finally:
+        con.execute("DROP VIEW raw_source")
+
+
+def staged_through(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
+    """The newest load all of whose lines are staged: what staging adds next lies above it (a load that
+    a stopped run staged in part is not through)."""
+    cursor = batches.last_staged(con, model.table)
+    first_pending = con.sql(
+        f"""SELECT min(load_id) FROM raw_{model.source} WHERE load_id > $load_id OR (load_id = $load_id
+            AND (source_file > $source_file OR (source_file = $source_file AND line_number > $line_number)))""",
+        params={"load_id": cursor.load_id, "source_file": cursor.source_file, "line_number": cursor.line_number},
+    ).fetchall()[0][0]
+    return cursor.load_id if first_pending is None else min(cursor.load_id, first_pending - 1)
+
+
+def _stage_batch(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batches.Batch) -> int:
+    """Stage the raw lines of ``batch`` in one INSERT (one transaction)."""
+    raw_batch = f"raw_batch AS ({read_sql(__file__, 'raw_batch.sql')})"  # its bounds are query parameters
+    con.register("non_strict_json", _non_strict_json_lines(con, raw_batch, batch.params()))
     try:
         return con.execute(
             f"""INSERT INTO {model.table} BY NAME
-                WITH envelopes AS ({read_sql(__file__, 'envelope.sql')})
+                WITH {raw_batch}, envelopes AS ({read_sql(__file__, 'envelope.sql')})
                 SELECT * EXCLUDE (problem),
                        nullif(split_part(problem, ': ', 1), '') AS reason,
                        CASE WHEN problem IS NOT NULL THEN substr(problem, strpos(problem, ': ') + 2) END AS detail
                 FROM ({model.sql}) staged
                 JOIN (SELECT DISTINCT source_file, load_id FROM raw_batch) USING (source_file)""",
+            batch.params(),
         ).fetchall()[0][0]
     finally:
         con.unregister("non_strict_json")
-        con.execute("DROP VIEW raw_batch")
 
 
-def _non_strict_json_lines(con) -> pl.DataFrame:
+def _non_strict_json_lines(con, raw_batch: str, params: dict) -> pl.DataFrame:
     """Lines that DuckDB parses but strict JSON rejects; only suspicious lines are checked in Python."""
     suspects = con.sql(
-        f"SELECT source_file, line_number, envelope FROM raw_batch WHERE utf8_valid AND ({_MAYBE_LENIENT_JSON})"
+        f"WITH {raw_batch} SELECT source_file, line_number, envelope FROM raw_batch "
+        f"WHERE utf8_valid AND ({_MAYBE_LENIENT_JSON})", params=params,
     ).fetchall()
     rejected = [(f, n) for f, n, text in suspects if not is_strict_json(text)]
     return pl.DataFrame(

@@ -5,9 +5,12 @@
 -- their JSON types. A JSON function given a list of paths parses the line once for all of them.
 WITH typed AS (
     SELECT r.source_file, r.line_number, r.envelope AS line, r.utf8_valid,
-        CASE WHEN r.utf8_valid AND n.line_number IS NULL AND json_valid(r.envelope) THEN json_type(r.envelope,
+        -- TRY: json_type fails on text that is not JSON, where it is NULL. (A json_valid guard parsed each
+        -- line once more, and every JSON function keeps its own parse arena: a 20 MB line then needed
+        -- more than 512MB.)
+        CASE WHEN r.utf8_valid AND n.line_number IS NULL THEN TRY(json_type(r.envelope,
             ['$', '$.receivedAt', '$.body', '$.headers', '$.response', '$.response.status', '$.response.body',
-             '$.account', '$.path']) END AS types
+             '$.account', '$.path'])) END AS types
     FROM raw_batch r
     LEFT JOIN non_strict_json n USING (source_file, line_number)
 ), parsed AS (

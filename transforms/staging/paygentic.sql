@@ -1,22 +1,36 @@
 -- paygentic: `body.events` is a batch; each event is a record and each of its properties a usage line.
 -- A line that cannot be split into events is one record, without an event. An event with any bad
 -- property is quarantined whole (schema problems before value problems); its siblings go on.
-WITH batches AS (
-    SELECT *,
-        CASE WHEN envelope_problem IS NULL THEN json_extract(body, '$.events[*]') END AS events,
-        CASE WHEN response_status IN (201, 207) THEN list_transform(
-            json_extract(response_body, '$.failed[*].index'), lambda i: TRY_CAST(i::VARCHAR AS INTEGER)) END AS failed_indexes
+-- Memory: an event row carries only its own JSON and the line's few narrow columns, never the line's
+-- body or envelope (a 20 MB line of 1000 events copied onto each event needed 20 GB), and the event
+-- JSON is dropped before properties are unnested.
+WITH lines AS MATERIALIZED (
+    -- Materialized so that the envelope's JSON parses have ended, and freed their buffers, before the
+    -- body is parsed again: each JSON function keeps a parse buffer of several times the largest line.
+    SELECT source_file, line_number, received_at, received_at_text, vendor_rejected, envelope_problem, body,
+        response_status, response_body
     FROM envelopes
+), batches AS (
+    SELECT source_file, line_number, received_at, received_at_text, vendor_rejected, envelope_problem,
+        CASE WHEN envelope_problem IS NULL THEN json_extract(body, '$.events[*]') END AS events,
+        -- A `failed` index names an event only when it is a JSON number equal to an integer (1 and 1.0
+        -- name event 1); 0.6, "1", -1 or null name none.
+        CASE WHEN response_status IN (201, 207) THEN list_transform(list_filter(list_transform(
+            json_extract(response_body, '$.failed[*].index'), lambda i: CASE WHEN is_json_number(json_type(i))
+                THEN TRY_CAST(i::VARCHAR AS DECIMAL(38, 18)) END), lambda v: v >= 0 AND v = floor(v)),
+            lambda v: v::BIGINT) END AS failed_indexes
+    FROM lines
 ), records AS MATERIALIZED (
     -- Materialized so that the per-event work below runs on every thread: a scan gives each thread
     -- whole row groups (122,880 lines), and batches are few lines holding many events.
-    SELECT * EXCLUDE (records), len(events) AS batch_size,
+    SELECT source_file, line_number, received_at, received_at_text, vendor_rejected, len(events) AS batch_size,
+        failed_indexes,
         unnest(records) AS event, generate_subscripts(records, 1) - 1 AS record_index,
         coalesce(envelope_problem,
                  CASE WHEN len(events) = 0 THEN 'schema_violation: body.events must be a non-empty array' END) AS line_problem
     FROM (SELECT *, CASE WHEN len(events) > 0 THEN events ELSE [NULL] END AS records FROM batches)
 ), parsed AS (
-    SELECT *,
+    SELECT * EXCLUDE (event), event IS NOT NULL AS has_event,
         json_type(event, ['$', '$.idempotencyKey', '$.customerId', '$.merchantId', '$.timestamp',
                           '$.properties', '$.entitlementId', '$.metadata']) AS types,
         json_extract_string(event, ['$.idempotencyKey', '$.customerId', '$.merchantId', '$.timestamp']) AS texts,
@@ -75,8 +89,8 @@ WITH batches AS (
 )
 SELECT
     source_file, line_number, record_index, property_index, received_at, received_at_text, problem,
-    vendor_rejected OR coalesce(event IS NOT NULL AND list_contains(failed_indexes, record_index), false) AS vendor_rejected,
-    CASE WHEN event IS NOT NULL THEN json_array(merchant_id, idempotency_key)::VARCHAR END AS dedup_key,
+    vendor_rejected OR coalesce(has_event AND list_contains(failed_indexes, record_index), false) AS vendor_rejected,
+    CASE WHEN has_event THEN json_array(merchant_id, idempotency_key)::VARCHAR END AS dedup_key,
     customer_id AS customer_key,
     line.metric_id AS event_type,
     line.quantity,

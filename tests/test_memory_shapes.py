@@ -1,0 +1,158 @@
+"""Bounded memory (SPEC §6): paygentic batches of up to 1000 events and lines of several MB bill whole,
+through the real path (`run_pipeline`: the Dagster jobs with their contracts and checks), also under a
+small memory limit, and a run stopped part-way through staging resumes without staging a line twice.
+
+Expected numbers are worked out by hand from ``harness.REFERENCE``: paygentic key cust-usd -> c_usd
+(USD); tokens cost USD 0.002 and requests USD 1 a unit.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from harness import envelope, write_dump, write_reference
+
+F = "paygentic/a.jsonl"
+
+
+def events(count: int, key: str, tokens: int = 10, padding: int = 0) -> list[dict]:
+    """``count`` events of cust-usd, each ``tokens`` tokens and 1 request, with ``padding`` characters of
+    metadata each (a line of about count x padding bytes)."""
+    return [{"idempotencyKey": f"{key}-{i}", "customerId": "cust-usd", "merchantId": "m1",
+             "timestamp": "2026-10-05T12:00:00Z",
+             "properties": [{"billableMetricId": "tokens", "quantity": tokens},
+                            {"billableMetricId": "requests", "quantity": 1}],
+             **({"metadata": {"note": "x" * padding, "i": i}} if padding else {})} for i in range(count)]
+
+
+def batch(evts: list[dict]) -> dict:
+    return envelope({"events": evts}, response={"status": 201, "body": {"failed": []}})
+
+
+def run(tmp_path: Path, memory_limit: str | None = None):
+    from dagster_project.runner import run_pipeline
+
+    kwargs = {"memory_limit": memory_limit} if memory_limit else {}
+    return run_pipeline(tmp_path / "raw", write_reference(tmp_path / "reference"), tmp_path / "out" / "w.duckdb",
+                        instance=dg.DagsterInstance.ephemeral(), **kwargs)
+
+
+def published(tmp_path: Path, query: str) -> list[tuple]:
+    with duckdb.connect(str(tmp_path / "out" / "w.duckdb"), read_only=True) as con:
+        return con.sql(query).fetchall()
+
+
+INVOICE = "SELECT invoice_id, total, line_count, event_count FROM invoices ORDER BY 1"
+LINES = "SELECT metric_id, quantity, amount, event_count FROM invoice_lines ORDER BY 1"
+OUTCOMES = """SELECT outcome, reason, count(DISTINCT (line_number, record_index)) FROM usage_events
+              GROUP BY ALL ORDER BY ALL"""
+
+
+def test_a_batch_of_1000_events_bills_and_one_of_1001_is_all_schema_violations(tmp_path):
+    write_dump(tmp_path / "raw", F, [batch(events(1000, "a")), batch(events(1001, "b"))])
+    summary = run(tmp_path)
+    # line 1: tokens 1000 x 10 = 10000 x 0.002 = 20.00; requests 1000 x 1 = 1000.00; total 1020.00
+    assert published(tmp_path, INVOICE) == [("INV-202610-c_usd", Decimal("1020.00"), 2, 1000)]
+    assert published(tmp_path, LINES) == [("requests", Decimal(1000), Decimal("1000.00"), 1000),
+                                          ("tokens", Decimal(10000), Decimal("20.00"), 1000)]
+    # line 2: more than 1000 events still splits, every event a schema_violation
+    assert published(tmp_path, OUTCOMES) == [("billed", None, 1000), ("quarantined", "schema_violation", 1001)]
+    assert published(tmp_path, "SELECT DISTINCT line_number, detail FROM usage_events WHERE reason IS NOT NULL") \
+        == [(2, "a batch holds at most 1000 events")]
+    paygentic = summary.reconciliation.filter(source="paygentic").row(0, named=True)
+    assert (paygentic["records"], paygentic["billed"], paygentic["quarantined"]) == (2001, 1000, 1001)
+
+
+def test_a_line_of_several_megabytes_bills_whole(tmp_path):
+    line = batch(events(1000, "big", tokens=7, padding=6000))
+    write_dump(tmp_path / "raw", F, [line])
+    assert (tmp_path / "raw" / F).stat().st_size > 6_000_000
+    run(tmp_path)
+    # tokens 1000 x 7 = 7000 x 0.002 = 14.00; requests 1000.00; total 1014.00
+    assert published(tmp_path, INVOICE) == [("INV-202610-c_usd", Decimal("1014.00"), 2, 1000)]
+
+
+def test_a_small_memory_limit_stages_multi_megabyte_lines_in_batches(tmp_path):
+    """At 64MB a staging batch holds about 4 MB of raw lines: four lines of about 1.3 MB take two batches.
+    Staged in one statement, the envelope was copied onto each of its 1000 events and this ran out of memory."""
+    write_dump(tmp_path / "raw", F, [batch(events(1000, f"l{n}", tokens=5, padding=1100)) for n in range(4)])
+    assert (tmp_path / "raw" / F).stat().st_size > 4 * 1_200_000
+    run(tmp_path, memory_limit="64MB")
+    # tokens 4 x 1000 x 5 = 20000 x 0.002 = 40.00; requests 4000 x 1 = 4000.00; total 4040.00
+    assert published(tmp_path, INVOICE) == [("INV-202610-c_usd", Decimal("4040.00"), 2, 4000)]
+    assert published(tmp_path, OUTCOMES) == [("billed", None, 4000)]
+
+
+def test_out_of_memory_names_tallys_option_and_a_later_run_with_more_memory_completes(tmp_path):
+    from dagster_project.runner import RunFailed
+
+    write_dump(tmp_path / "raw", F, [batch(events(1000, "big", tokens=3, padding=3000))])
+    with pytest.raises(RunFailed) as failure:
+        run(tmp_path, memory_limit="16MB")
+    assert "ran out of memory" in failure.value.problem
+    assert "tally run --memory-limit" in failure.value.next_step and "TALLY_MEMORY_LIMIT" in failure.value.next_step
+    assert "SET memory_limit" not in failure.value.problem + failure.value.next_step
+    run(tmp_path)
+    # tokens 1000 x 3 = 3000 x 0.002 = 6.00; requests 1000.00; total 1006.00
+    assert published(tmp_path, INVOICE) == [("INV-202610-c_usd", Decimal("1006.00"), 2, 1000)]
+
+
+def test_staging_stopped_part_way_resumes_after_the_last_staged_line(tmp_path, monkeypatch):
+    """Batches commit one by one in (load, file, line) order: after a failure the next staging adds only
+    the lines not staged yet, and the staging check covers the load staged in part."""
+    from transforms.raw.dump_files import discover_dump_files
+    from transforms.raw.load import load_dump_files
+    from transforms.staging import MODELS, common, stage_new_lines, staged_through
+    from transforms.warehouse import connect_state
+
+    raw = tmp_path / "raw"
+    write_dump(raw, "paygentic/a.jsonl", [batch(events(3, f"a{n}", padding=400)) for n in range(5)])
+    write_dump(raw, "paygentic/b.jsonl", [batch(events(2, f"b{n}", padding=400)) for n in range(3)])
+    model = MODELS["paygentic"]
+    con = connect_state(tmp_path / "w.duckdb")
+    try:
+        load_dump_files(con, discover_dump_files(raw))
+        real, calls = common._stage_batch, []
+
+        def fail_on_third(con, model, segments):
+            calls.append(segments)
+            if len(calls) == 3:
+                raise RuntimeError("stopped")
+            return real(con, model, segments)
+
+        monkeypatch.setattr(common, "_stage_batch", fail_on_third)
+        with pytest.raises(RuntimeError, match="stopped"):
+            stage_new_lines(con, model, batch_bytes=2500)  # a line is about 1.6 kB: a batch or two per line
+        staged = con.sql("SELECT DISTINCT source_file, line_number FROM stg_paygentic ORDER BY ALL").fetchall()
+        assert 0 < len(staged) < 8
+        assert staged_through(con, model) == 0  # load 1 is staged in part
+        monkeypatch.setattr(common, "_stage_batch", real)
+        before = con.sql("SELECT count(*) FROM stg_paygentic").fetchall()[0][0]
+        assert before + stage_new_lines(con, model, batch_bytes=2500) == 2 * (5 * 3 + 3 * 2)  # 2 properties an event
+        rows = con.sql("""SELECT source_file, line_number, record_index, property_index, count(*) FROM stg_paygentic
+                          GROUP BY ALL HAVING count(*) > 1""").fetchall()
+        assert rows == []
+        assert con.sql("SELECT count(*), count(DISTINCT (source_file, line_number)) FROM stg_paygentic").fetchall() \
+            == [(2 * (5 * 3 + 3 * 2), 8)]
+        assert staged_through(con, model) == 1
+        assert stage_new_lines(con, model) == 0
+    finally:
+        con.close()
+
+
+def test_batches_never_span_loads_and_hold_up_to_their_bytes():
+    from transforms.staging.batches import Batch, pack
+
+    def block(load, file, first, last, size):
+        return {"load_id": load, "source_file": file, "first_line": first, "last_line": last, "bytes": size}
+
+    blocks = [block(1, "a", 1, 256, 40), block(1, "a", 257, 300, 50), block(1, "b", 1, 10, 5),
+              block(1, "b", 11, 11, 500), block(2, "a", 1, 3, 1)]
+    # 40 + 50 + 5 = 95 fits in 100; the 500-byte line is a batch alone; load 2 starts a new batch
+    assert list(pack(blocks, 100)) == [Batch(1, "a", 1, "b", 10), Batch(1, "b", 11, "b", 11), Batch(2, "a", 1, "a", 3)]
+    assert Batch(1, "a", 5, "a", 9).params()["min_line"] == 5 and Batch(1, "a", 5, "b", 9).params()["min_line"] == 0

@@ -1,0 +1,108 @@
+"""Staging in batches of raw lines bounded by their bytes, so that memory follows the batch, not the load.
+
+A load can hold millions of lines, and one paygentic line can hold 1000 events and many megabytes; the
+vendor models expand each line into its events and properties. Staged in one statement, a large load
+needed many times its size in memory. Batches are whole lines of one load in (source_file,
+line_number) order, cut from blocks of up to 256 lines by their bytes (``pending.sql``; a block larger
+than a batch is cut line by line), each inserted and committed on its own, so a run that stops part-way leaves a prefix staged and
+the next run resumes after the last staged line: no line is staged twice or skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import duckdb
+
+from transforms.sql_files import read_sql
+
+# A batch is this share of DuckDB's memory limit: staging needs about 20 times the bytes of the lines
+# of a batch (DuckDB's JSON functions each keep a parse buffer of several times the lines of a chunk,
+# and the models hold copies of the bodies and events); a line larger than a batch is a batch alone.
+SHARE_OF_MEMORY = 64
+MIN_BATCH_BYTES = 1 << 20
+_UNITS = {"bytes": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+          "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """The last staged line (all lines before it in staging order are staged too)."""
+
+    load_id: int = 0
+    source_file: str = ""
+    line_number: int = 0
+
+
+def default_batch_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    """A share of the connection's memory limit: a smaller limit stages smaller batches, slower but whole."""
+    setting = con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]+)\s*", str(setting))
+    if not match or match[2].lower() not in _UNITS:
+        return 8 << 20
+    limit = float(match[1]) * _UNITS[match[2].lower()]
+    return max(MIN_BATCH_BYTES, int(limit) // SHARE_OF_MEMORY)
+
+
+def last_staged(con: duckdb.DuckDBPyConnection, staged_table: str) -> Cursor:
+    row = con.sql(f"""SELECT load_id, source_file, line_number FROM {staged_table}
+                      WHERE load_id = (SELECT max(load_id) FROM {staged_table})
+                      ORDER BY source_file DESC, line_number DESC LIMIT 1""").fetchall()
+    return Cursor(*row[0]) if row else Cursor()
+
+
+def pending_blocks(con: duckdb.DuckDBPyConnection, staged_table: str, batch_bytes: int) -> Iterator[dict]:
+    """The lines of the view ``raw_source`` after the last staged one, as blocks of consecutive lines of
+    one file (load_id, source_file, first_line, last_line, bytes) in staging order; a block larger than
+    ``batch_bytes`` comes line by line."""
+    cursor = last_staged(con, staged_table)
+    blocks = con.sql(read_sql(__file__, "pending.sql"), params={
+        "load_id": cursor.load_id, "source_file": cursor.source_file, "line_number": cursor.line_number}).pl()
+    for block in blocks.iter_rows(named=True):
+        if block["bytes"] <= batch_bytes or block["first_line"] == block["last_line"]:
+            yield block
+        else:
+            yield from con.sql(read_sql(__file__, "line_bytes.sql"), params={
+                k: block[k] for k in ("load_id", "source_file", "first_line", "last_line")}).pl().iter_rows(named=True)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A run of consecutive raw lines of one load, from (first_file, first_line) to (last_file, last_line)."""
+
+    load_id: int
+    first_file: str
+    first_line: int
+    last_file: str
+    last_line: int
+
+    def params(self) -> dict:
+        """The parameters of ``raw_batch.sql``; within one file, plain line bounds let DuckDB skip the row
+        groups of the file's other lines."""
+        one_file = self.first_file == self.last_file
+        return {"load_id": self.load_id, "first_file": self.first_file, "first_line": self.first_line,
+                "last_file": self.last_file, "last_line": self.last_line,
+                "min_line": self.first_line if one_file else 0, "max_line": self.last_line if one_file else 2**62}
+
+
+def pack(blocks: Iterable[dict], batch_bytes: int) -> Iterator[Batch]:
+    """Consecutive blocks of one load, packed into batches of up to ``batch_bytes`` (a larger block, a
+    single line, is a batch of its own)."""
+    first = last = None
+    total = 0
+    for block in blocks:
+        if first is not None and (block["load_id"] != first["load_id"] or total + block["bytes"] > batch_bytes):
+            yield _batch(first, last)
+            first, total = None, 0
+        if first is None:
+            first = block
+        last = block
+        total += block["bytes"]
+    if first is not None:
+        yield _batch(first, last)
+
+
+def _batch(first: dict, last: dict) -> Batch:
+    return Batch(first["load_id"], first["source_file"], first["first_line"], last["source_file"], last["last_line"])
