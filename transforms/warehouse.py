@@ -4,8 +4,10 @@ The pipeline keeps every layer in a working DuckDB file of its own (``<db>.state
 warehouse (``<db>``) is published at the end of a run: the new state is written to a temporary file
 beside it, checkpointed, then renamed over the old one. A rename is atomic, so analysts always see one
 complete run; a session that has the old file open keeps reading it, and the pipeline never waits
-for, nor locks out, an analyst. Beside the five mart tables the file holds the analyst views and a
-comment on every table, view and column (``transforms.marts.description``), applied before the rename.
+for, nor locks out, an analyst. Beside the five mart tables the file holds ``customers`` (what the invoice
+documents show of a customer, so they are rendered from the published file alone), the analyst views
+and a comment on every table, view and column (``transforms.marts.description``), applied before the
+rename.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from transforms.transactions import transaction
 
 RECORD_TABLES = RECORD_VIEWS  # one row per usage line or record: changed lines replaced
 SUMMARY_TABLES = ("invoices", "invoice_lines", "reconciliation")  # small: copied whole
-PUBLISHED_TABLES = (*SUMMARY_TABLES, *RECORD_TABLES)
+PUBLISHED_TABLES = (*SUMMARY_TABLES, *RECORD_TABLES)  # the five tables of SPEC §5
+DOCUMENT_TABLES = ("customers",)  # what the invoice documents read beside them; small: copied whole
 
 
 def state_path(db: Path) -> Path:
@@ -191,7 +194,7 @@ def _write_tables(con: duckdb.DuckDBPyConnection, db: Path, tmp: Path, change: P
     con.execute("ATTACH ? AS publishing", [str(tmp)])
     try:
         if full:
-            for table in PUBLISHED_TABLES:
+            for table in (*PUBLISHED_TABLES, *DOCUMENT_TABLES):
                 con.execute(f"CREATE TABLE publishing.{table} AS SELECT * FROM main.{table}")
         else:
             with transaction(con):
@@ -207,6 +210,8 @@ def _apply_changes(con: duckdb.DuckDBPyConnection, change: Pending | None) -> No
             delete_lines(con, f"publishing.{table}", CHANGED_LINES)
             rows, params = marts.record_rows(con, table, change.since)
             con.execute(f"INSERT INTO publishing.{table} SELECT * FROM {rows}", params)
-    for table in SUMMARY_TABLES:
+    for table in (*SUMMARY_TABLES, *DOCUMENT_TABLES):
+        # A file published before a table was added to the warehouse gets it now.
+        con.execute(f"CREATE TABLE IF NOT EXISTS publishing.{table} AS SELECT * FROM main.{table} LIMIT 0")
         con.execute(f"DELETE FROM publishing.{table}")
         con.execute(f"INSERT INTO publishing.{table} SELECT * FROM main.{table}")

@@ -24,12 +24,14 @@ GRAINS = {
     "usage_events": "One row per usage line of every record, with its outcome and reason.",
     "quarantine": "One row per quarantined record, with reason, detail and the raw line.",
     "reconciliation": "One row per source: records by outcome; records equals the sum of the outcomes.",
+    "customers": "One row per customer of customers.csv: id, name and time zone, for the invoice documents.",
 }
+UPSTREAM = {"customers": ["reference", "tables"]}  # the others are views over the priced usage
 
 
 def table_asset(name: str) -> dg.AssetsDefinition:
-    @dg.asset(key=["marts", name], deps=[["intermediate", "priced_usage"]], group_name="marts",
-              description=GRAINS[name])
+    @dg.asset(key=["marts", name], deps=[UPSTREAM.get(name, ["intermediate", "priced_usage"])],
+              group_name="marts", description=GRAINS[name])
     def _table(warehouse: TallyWarehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:
             rows = marts.define_view(con, name)
@@ -99,7 +101,8 @@ def _totals(invoices: pl.DataFrame) -> str:
     deps=[["marts", name] for name in (*GRAINS, "invoice_lines", "invoices", "invoice_documents")],
     group_name="publish",
     # After the documents too: a run that cannot write them fails before it publishes anything.
-    description="The warehouse file analysts open: the five mart tables, swapped in atomically.",
+    description="The warehouse file analysts open: the five mart tables and the customers the invoice "
+                "documents name, swapped in atomically.",
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: TallyWarehouse) -> dg.MaterializeResult:
     with warehouse.connect() as con:
