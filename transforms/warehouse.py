@@ -12,6 +12,7 @@ rename.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shutil
@@ -170,6 +171,26 @@ class PublishedCopy:
 def _next_file(db: Path) -> Path:
     """Where the next publication is written before it is renamed over ``db``."""
     return db.with_name(f"{db.name}.tmp-{os.getpid()}")
+
+
+def remove_leftovers(db: Path) -> list[Path]:
+    """Remove what killed runs left beside ``db``: their ``<db>.tmp-<pid>`` files (a publication or a
+    copy of the published file that was never renamed) and DuckDB's ``.wal`` beside them. Returns them.
+
+    Call it holding the working database open for writing (``connect_state``). A process writes such a
+    file only while it holds the working database (publishing, and the copy the invoice step starts),
+    and DuckDB lets one process at a time hold it, so a file of another process is then a leftover. The
+    files of this process are kept: its copy may be in use, and its own publication replaces them.
+    """
+    prefix = f"{db.name}.tmp-"
+    removed = []
+    for path in db.parent.glob(f"{glob.escape(prefix)}*"):
+        pid = path.name[len(prefix):].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or not path.is_file():
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return sorted(removed)
 
 
 def file_identity(path: Path) -> Stamp | None:

@@ -18,7 +18,7 @@ from dagster_project.partitions import billing_months
 from dagster_project.resources import TallyWarehouse
 from transforms import marts
 from transforms.marts.formatting import format_money
-from transforms.warehouse import publish
+from transforms.warehouse import publish, remove_leftovers
 
 GRAINS = {
     "usage_events": "One row per usage line of every record, with its outcome and reason.",
@@ -68,8 +68,10 @@ def invoice_tables(context: dg.AssetExecutionContext, warehouse: TallyWarehouse)
     Each month's materialization carries its own row count and billed total; the preview shows the run's
     rows, and the chart every month in the table."""
     periods = [date.fromisoformat(key) for key in context.partition_keys]
-    warehouse.prepare_publication()  # the invoice job publishes: copying the file overlaps the invoices
     with warehouse.connect() as con:
+        # The invoice job publishes: copying the file overlaps the invoices. Started once the working
+        # database is held, as every file beside the warehouse is written (`remove_leftovers`).
+        warehouse.prepare_publication()
         lines, invoices = marts.rebuild_invoices(con, periods)
         monthly = con.sql("SELECT period_start, currency, sum(total), count(*) FROM invoices "
                           "GROUP BY ALL ORDER BY ALL").fetchall()
@@ -105,7 +107,11 @@ def _totals(invoices: pl.DataFrame) -> str:
                 "documents name, swapped in atomically.",
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: TallyWarehouse) -> dg.MaterializeResult:
+    """One file: the mart tables, published by renaming a new file over the old one. Removes first what
+    killed runs left beside it (``<db>.tmp-<pid>``)."""
     with warehouse.connect() as con:
+        for leftover in remove_leftovers(Path(warehouse.db)):
+            context.log.info(f"removed {leftover.name}, left by a run that did not finish")
         changed = publish(con, Path(warehouse.db), warehouse.prepared_copy())
         context.log.info("published the warehouse" if changed else "the published warehouse is up to date")
         invoices = con.sql("SELECT * FROM invoices ORDER BY invoice_id").pl()
