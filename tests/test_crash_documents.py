@@ -110,12 +110,13 @@ def page_totals(docs: Path) -> dict[tuple[str, str], str]:
 
 def assert_documents_match_the_warehouse(db: Path, docs: Path) -> None:
     """One document per published invoice, in its month's folder, showing the warehouse's total; an index
-    per month; nothing else but the manifest."""
+    per month; no other month's folder, and no hidden leftover."""
     invoices = published(db)
     assert page_totals(docs) == {(period.strftime("%Y-%m"), invoice_id): format_money(total, currency)
                                  for invoice_id, (period, currency, total) in invoices.items()}
     months = {period.strftime("%Y-%m") for period, _, _ in invoices.values()}
-    assert {p.name for p in docs.iterdir()} == months | {"manifest.json"}
+    assert {p.name for p in docs.iterdir() if p.is_dir()} == months
+    assert [p.name for p in docs.iterdir() if p.name.startswith(".")] == []
     assert all((docs / month / "index.html").is_file() for month in months)
 
 
