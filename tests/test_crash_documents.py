@@ -263,3 +263,19 @@ def test_leftovers_of_a_killed_run_are_removed(first_run, uninterrupted, target,
     assert [p.name for p in first_run.docs.iterdir() if p.name.startswith(".")] == []
     assert published(first_run.db) == published(uninterrupted.db)
     assert files(first_run.docs) == files(uninterrupted.docs)
+
+
+def test_only_leftovers_of_other_processes_are_removed(tmp_path):
+    """This process's own temporary file may be its copy of the published file, in use: it stays. So do
+    files that are not tally's."""
+    from transforms.warehouse import remove_leftovers
+
+    db = tmp_path / "warehouse.duckdb"
+    db.write_bytes(b"published")
+    own, other, other_wal = (tmp_path / f"warehouse.duckdb.tmp-{n}" for n in (os.getpid(), 999999, "999999.wal"))
+    foreign = [tmp_path / "warehouse.duckdb.tmp-notes", tmp_path / "other.duckdb.tmp-999999"]
+    for path in (own, other, other_wal, *foreign):
+        path.write_bytes(b"x")
+    assert remove_leftovers(db) == sorted([other, other_wal])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["warehouse.duckdb", own.name, *(p.name for p in foreign)])
