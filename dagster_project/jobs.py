@@ -14,18 +14,21 @@ from transforms.raw.dump_files import DUMP_SUFFIXES, SOURCES
 TRIGGER_TAG = "tally/trigger"
 PRICED_USAGE = dg.AssetKey(["intermediate", "priced_usage"])
 
-INVOICE_ASSETS = (["marts", "invoice_lines"], ["marts", "invoices"], ["marts", "invoice_documents"])
+INVOICE_ASSETS = (["marts", "invoice_lines"], ["marts", "invoices"])
+PUBLISHED_ASSETS = (["publish", "warehouse"], ["publish", "invoice_documents"])
 
 load_job = dg.define_asset_job(
     "load",
     selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*INVOICE_ASSETS),
-    description="Loads new dump files and rebuilds every unpartitioned table, then publishes.",
+    description="Loads new dump files and rebuilds every unpartitioned table, then publishes the warehouse "
+                "and brings the invoice documents up to date with it.",
 )
 
 invoice_job = dg.define_asset_job(
     "invoice",
-    selection=dg.AssetSelection.assets(*INVOICE_ASSETS, ["publish", "warehouse"]),
-    description="Builds the invoices of one or more billing months and their documents, then publishes.",
+    selection=dg.AssetSelection.assets(*INVOICE_ASSETS, *PUBLISHED_ASSETS),
+    description="Builds the invoices of one or more billing months, publishes the warehouse, then brings the "
+                "invoice documents up to date with it.",
 )
 
 daily_load_schedule = dg.ScheduleDefinition(

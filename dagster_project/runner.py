@@ -1,4 +1,4 @@
-"""Runs the asset graph in process, the way `tally run` does: load, then invoice the months it changed."""
+"""Runs the asset graph in process, the way `tally run` does: load, invoice the months it changed, publish, documents."""
 
 import os
 import re
@@ -23,6 +23,8 @@ from transforms.warehouse import file_identity
 
 PROGRESS = {"loggers": {"progress": {}}}
 PUBLISH = dg.AssetKey(["publish", "warehouse"])
+DOCUMENTS = dg.AssetKey(["publish", "invoice_documents"])
+DOCUMENTS_STEP = "publish__invoice_documents"
 UNCHANGED = "Nothing was published: the warehouse file is left as it was."
 _LOCKED = re.compile(r'Could not set lock on file "(?P<file>[^"]+)".*?PID (?P<pid>[0-9]+)', re.DOTALL)
 
@@ -30,11 +32,12 @@ _LOCKED = re.compile(r'Could not set lock on file "(?P<file>[^"]+)".*?PID (?P<pi
 class RunFailed(Exception):
     """The run cannot be trusted; the published warehouse was left as it was. ``next_step`` says what to do."""
 
-    def __init__(self, problem: str, next_step: str = "", locked: bool = False) -> None:
+    def __init__(self, problem: str, next_step: str = "", locked: bool = False, published: bool = False) -> None:
         super().__init__(problem)
         self.problem = problem
         self.next_step = next_step
         self.locked = locked  # the working database was locked by another process: the run could not log
+        self.published = published  # the warehouse was published; a later step (the documents) failed
 
 
 @dataclass
@@ -62,8 +65,9 @@ class Summary:
 
 def run_pipeline(raw_dir: Path, reference_dir: Path, db: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT,
                  instance: dg.DagsterInstance | None = None, documents_dir: Path | None = None) -> Summary:
-    """Load, invoice the stale months and publish, holding the run lock of ``db`` throughout; every run
-    is written to the run log of the working database, a failed one with its reason."""
+    """Load, invoice the stale months, publish, and bring the invoice documents up to date with the
+    published warehouse, holding the run lock of ``db`` throughout; every run is written to the run log
+    of the working database, a failed one with its reason."""
     warehouse = TallyWarehouse(raw_dir=str(raw_dir), reference_dir=str(reference_dir), db=str(db),
                                memory_limit=memory_limit, documents_dir=str(documents_dir or ""))
     try:
@@ -90,7 +94,7 @@ def _run(warehouse: TallyWarehouse, db: Path, instance: dg.DagsterInstance | Non
     defs = build_definitions(warehouse, loggers={"progress": progress_logger})
     instance = instance or (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral())
     load = defs.resolve_job_def("load")
-    unpublished = [key for key in load.asset_layer.executable_asset_keys if key != PUBLISH]
+    unpublished = [key for key in load.asset_layer.executable_asset_keys if key not in (PUBLISH, DOCUMENTS)]
     _execute(load, instance, asset_selection=unpublished)
     periods = _billing_periods(warehouse)
     if periods:
@@ -100,11 +104,11 @@ def _run(warehouse: TallyWarehouse, db: Path, instance: dg.DagsterInstance | Non
                 "dagster/asset_partition_range_end": periods[-1].isoformat(),
             })
         except RunFailed as failure:
-            if not failure.locked:
+            if not (failure.locked or failure.published):
                 _mark_stale(warehouse, periods)
             raise
     else:
-        _execute(load, instance, asset_selection=[PUBLISH])
+        _execute(load, instance, asset_selection=[PUBLISH, DOCUMENTS])
     with warehouse.connect() as con:
         reconciliation = con.sql("SELECT * FROM reconciliation ORDER BY source").pl()
         written, total = con.sql(
@@ -199,6 +203,11 @@ def _explain_step_problem(step: str | None, problem: str) -> RunFailed:
         return RunFailed(problem, UNCHANGED)
     if problem.startswith("Out of Memory Error"):
         return _out_of_memory(step, problem)
+    if step == DOCUMENTS_STEP:
+        return RunFailed(f"step {step} failed: {problem}",
+                         "The warehouse was published; the invoice documents may not match it yet. Fix the cause "
+                         "and run tally again: every run brings the documents up to date with the published "
+                         "warehouse.", published=True)
     return RunFailed(f"step {step} failed: {problem}" if step else problem,
                      f"{UNCHANGED} Fix the cause and run tally again; a run that stopped part-way resumes where "
                      "it stopped (work already done is kept).")

@@ -331,30 +331,36 @@ def test_invoice_documents_asset(tmp_path):
     defs = build_definitions(warehouse)
     instance = dg.DagsterInstance.ephemeral()
     assert defs.resolve_job_def("load").execute_in_process(instance=instance).success
+    assert not docs.exists(), "nothing was invoiced yet"
     invoice = defs.resolve_job_def("invoice")
     result = invoice.execute_in_process(instance=instance, tags={
         "dagster/asset_partition_range_start": "2026-09-01", "dagster/asset_partition_range_end": "2026-10-01"})
     assert result.success
     assert _documents(docs / "2026-10") == {f"{i}.html" for i in EXPECTED_DOCUMENTS} | {"index.html"}
     assert _documents(docs / "2026-09") == {"INV-202609-c_usd.html", "index.html"}
+    assert _documents(docs) == {"2026-09", "2026-10", "manifest.json"}
     events = {(e.asset_key.to_user_string(), e.partition): e.materialization.metadata
               for e in result.get_asset_materialization_events()}
-    october = events[("marts/invoice_documents", "2026-10-01")]
-    assert october["dagster/row_count"].value == 3
-    assert october["files_written"].value == 4
-    assert "1,235.500 BHD" in october["preview"].value
-    assert events[("marts/invoice_documents", "2026-09-01")]["dagster/row_count"].value == 1
+    documents = events[("publish/invoice_documents", None)]
+    assert documents["dagster/row_count"].value == 4
+    assert "2026-09" in documents["months_written"].value and "2026-10" in documents["months_written"].value
     assert events[("marts/invoices", "2026-10-01")]["dagster/row_count"].value == 3
     assert events[("marts/invoices", "2026-09-01")]["dagster/row_count"].value == 1
 
-    # A stale document from an earlier run disappears when its month is written again; other months stay.
+    # A file that is not the publication's, and a hidden folder left by a killed run: the month that does
+    # not match its manifest entry is rendered again, the leftover removed; the other month stays as it was.
     (docs / "2026-10" / "INV-202610-gone.html").write_text("stale", encoding="utf-8")
+    (docs / ".2026-09.new-999").mkdir()
     september = (docs / "2026-09" / "index.html").stat().st_mtime_ns
     result = invoice.execute_in_process(instance=instance, partition_key="2026-10-01")
     assert result.success
     assert _documents(docs / "2026-10") == {f"{i}.html" for i in EXPECTED_DOCUMENTS} | {"index.html"}
     assert (docs / "2026-09" / "index.html").stat().st_mtime_ns == september
     assert [p.name for p in docs.iterdir() if p.name.startswith(".")] == []
+    [documents] = [e.materialization.metadata for e in result.get_asset_materialization_events()
+                   if e.asset_key.to_user_string() == "publish/invoice_documents"]
+    assert documents["leftovers_removed"].value == 1
+    assert "2026-10" in documents["months_written"].value and "2026-09" not in documents["months_written"].value
 
     # The chart on marts/invoices covers every month in the table, not only the run's.
     [chart] = [e.materialization.metadata["billed_per_month"].value for e in result.get_asset_materialization_events()

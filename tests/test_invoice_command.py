@@ -37,8 +37,10 @@ def sample(tmp_path_factory) -> Path:
 
 
 def test_run_writes_one_document_per_invoice_into_documents_dir(sample):
-    written = {month.name: sorted(p.stem for p in month.glob("INV-*.html")) for month in (sample / "letters").iterdir()}
+    written = {month.name: sorted(p.stem for p in month.glob("INV-*.html"))
+               for month in (sample / "letters").iterdir() if month.is_dir()}
     assert written == SAMPLE_INVOICES
+    assert {p.name for p in (sample / "letters").iterdir() if not p.is_dir()} == {"manifest.json"}
     assert all((sample / "letters" / month / "index.html").is_file() for month in SAMPLE_INVOICES)
     assert not (sample / "out" / "invoices").exists()
 

@@ -4,12 +4,15 @@ The pipeline keeps every layer in a working DuckDB file of its own (``<db>.state
 warehouse (``<db>``) is published at the end of a run: the new state is written to a temporary file
 beside it, checkpointed, then renamed over the old one. A rename is atomic, so analysts always see one
 complete run; a session that has the old file open keeps reading it, and the pipeline never waits
-for, nor locks out, an analyst. Beside the five mart tables the file holds the analyst views and a
-comment on every table, view and column (``transforms.marts.description``), applied before the rename.
+for, nor locks out, an analyst. Beside the five mart tables the file holds ``customers`` (what the invoice
+documents show of a customer, so they are rendered from the published file alone), the analyst views
+and a comment on every table, view and column (``transforms.marts.description``), applied before the
+rename.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shutil
@@ -41,7 +44,8 @@ from transforms.transactions import transaction
 
 RECORD_TABLES = RECORD_VIEWS  # one row per usage line or record: changed lines replaced
 SUMMARY_TABLES = ("invoices", "invoice_lines", "reconciliation")  # small: copied whole
-PUBLISHED_TABLES = (*SUMMARY_TABLES, *RECORD_TABLES)
+PUBLISHED_TABLES = (*SUMMARY_TABLES, *RECORD_TABLES)  # the five tables of SPEC §5
+DOCUMENT_TABLES = ("customers",)  # what the invoice documents read beside them; small: copied whole
 
 
 def state_path(db: Path) -> Path:
@@ -182,6 +186,26 @@ def _next_file(db: Path) -> Path:
     return db.with_name(f"{db.name}.tmp-{os.getpid()}")
 
 
+def remove_leftovers(db: Path) -> list[Path]:
+    """Remove what killed runs left beside ``db``: their ``<db>.tmp-<pid>`` files (a publication or a
+    copy of the published file that was never renamed) and DuckDB's ``.wal`` beside them. Returns them.
+
+    Call it holding the working database open for writing (``connect_state``). A process writes such a
+    file only while it holds the working database (publishing, and the copy the invoice step starts),
+    and DuckDB lets one process at a time hold it, so a file of another process is then a leftover. The
+    files of this process are kept: its copy may be in use, and its own publication replaces them.
+    """
+    prefix = f"{db.name}.tmp-"
+    removed = []
+    for path in db.parent.glob(f"{glob.escape(prefix)}*"):
+        pid = path.name[len(prefix):].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or not path.is_file():
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return sorted(removed)
+
+
 def file_identity(path: Path) -> Stamp | None:
     """The file's stamp (``raw.dump_files.file_stamp``): whether it was replaced or written to; None: no file."""
     try:
@@ -204,7 +228,7 @@ def _write_tables(con: duckdb.DuckDBPyConnection, db: Path, tmp: Path, change: P
     con.execute("ATTACH ? AS publishing", [str(tmp)])
     try:
         if full:
-            for table in PUBLISHED_TABLES:
+            for table in (*PUBLISHED_TABLES, *DOCUMENT_TABLES):
                 con.execute(f"CREATE TABLE publishing.{table} AS SELECT * FROM main.{table}")
         else:
             with transaction(con):
@@ -220,6 +244,8 @@ def _apply_changes(con: duckdb.DuckDBPyConnection, change: Pending | None) -> No
             delete_lines(con, f"publishing.{table}", CHANGED_LINES)
             rows, params = marts.record_rows(con, table, change.since)
             con.execute(f"INSERT INTO publishing.{table} SELECT * FROM {rows}", params)
-    for table in SUMMARY_TABLES:
+    for table in (*SUMMARY_TABLES, *DOCUMENT_TABLES):
+        # A file published before a table was added to the warehouse gets it now.
+        con.execute(f"CREATE TABLE IF NOT EXISTS publishing.{table} AS SELECT * FROM main.{table} LIMIT 0")
         con.execute(f"DELETE FROM publishing.{table}")
         con.execute(f"INSERT INTO publishing.{table} SELECT * FROM main.{table}")

@@ -19,18 +19,20 @@ from dagster_project.resources import TallyWarehouse
 from transforms import marts
 from transforms.marts.formatting import format_money
 from transforms.audit import PublicationRefused
-from transforms.warehouse import publish
+from transforms.warehouse import publish, remove_leftovers
 
 GRAINS = {
     "usage_events": "One row per usage line of every record, with its outcome and reason.",
     "quarantine": "One row per quarantined record, with reason, detail and the raw line.",
     "reconciliation": "One row per source: records by outcome; records equals the sum of the outcomes.",
+    "customers": "One row per customer of customers.csv: id, name and time zone, for the invoice documents.",
 }
+UPSTREAM = {"customers": ["reference", "tables"]}  # the others are views over the priced usage
 
 
 def table_asset(name: str) -> dg.AssetsDefinition:
-    @dg.asset(key=["marts", name], deps=[["intermediate", "priced_usage"]], group_name="marts",
-              description=GRAINS[name])
+    @dg.asset(key=["marts", name], deps=[UPSTREAM.get(name, ["intermediate", "priced_usage"])],
+              group_name="marts", description=GRAINS[name])
     def _table(warehouse: TallyWarehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:
             rows = marts.define_view(con, name)
@@ -67,8 +69,10 @@ def invoice_tables(context: dg.AssetExecutionContext, warehouse: TallyWarehouse)
     Each month's materialization carries its own row count and billed total; the preview shows the run's
     rows, and the chart every month in the table."""
     periods = [date.fromisoformat(key) for key in context.partition_keys]
-    warehouse.prepare_publication()  # the invoice job publishes: copying the file overlaps the invoices
     with warehouse.connect() as con:
+        # The invoice job publishes: copying the file overlaps the invoices. Started once the working
+        # database is held, as every file beside the warehouse is written (`remove_leftovers`).
+        warehouse.prepare_publication()
         lines, invoices = marts.rebuild_invoices(con, periods)
         monthly = con.sql("SELECT period_start, currency, sum(total), count(*) FROM invoices "
                           "GROUP BY ALL ORDER BY ALL").fetchall()
@@ -97,13 +101,17 @@ def _totals(invoices: pl.DataFrame) -> str:
 
 @dg.asset(
     key=["publish", "warehouse"],
-    deps=[["marts", name] for name in (*GRAINS, "invoice_lines", "invoices", "invoice_documents")],
+    deps=[["marts", name] for name in (*GRAINS, "invoice_lines", "invoices")],
     group_name="publish",
-    # After the documents too: a run that cannot write them fails before it publishes anything.
-    description="The warehouse file analysts open: the five mart tables, swapped in atomically.",
+    description="The warehouse file analysts open: the five mart tables and the customers the invoice "
+                "documents name, swapped in atomically.",
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: TallyWarehouse) -> dg.MaterializeResult:
+    """One file: the mart tables, published by renaming a new file over the old one. Removes first what
+    killed runs left beside it (``<db>.tmp-<pid>``)."""
     with warehouse.connect() as con:
+        for leftover in remove_leftovers(Path(warehouse.db)):
+            context.log.info(f"removed {leftover.name}, left by a run that did not finish")
         try:
             changed = publish(con, Path(warehouse.db), warehouse.prepared_copy(), require_checks=True)
         except PublicationRefused as refused:

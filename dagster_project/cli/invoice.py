@@ -28,7 +28,7 @@ def add_parser(commands) -> None:
     parser = commands.add_parser("invoice", help=HELP, description=DESCRIPTION,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("invoice_id", metavar="INVOICE_ID", help="an invoice id, INV-<yyyymm>-<customer_id>")
-    add_db_option(parser, "warehouse file to read; customer names come from the working database beside it")
+    add_db_option(parser, "published warehouse file to read the invoice and its customer from")
     parser.add_argument("--html", type=Path, metavar="FILE", help="write the HTML page to FILE ('-' for standard output)")
     parser.add_argument("--pdf", type=Path, metavar="FILE", help="print the page to a PDF file with headless Chromium")
     parser.set_defaults(handler=command)
@@ -52,20 +52,10 @@ def command(args: argparse.Namespace) -> int:
 
 
 def _render(db: Path, invoice_id: str) -> str:
-    import duckdb
-
     from dagster_project.cli.common import open_warehouse
-    from transforms.marts.documents import (
-        InvoiceNotFound,
-        documents_connection,
-        invoice_html,
-    )
+    from transforms.marts.documents import InvoiceNotFound, invoice_html
 
-    open_warehouse(db).close()  # a missing or foreign warehouse gets its own message
-    try:
-        con = documents_connection(db)
-    except duckdb.IOException:  # a run holds the working database: the published file has no names
-        con = open_warehouse(db)
+    con = open_warehouse(db)  # a missing or foreign warehouse gets its own message
     try:
         return invoice_html(con, invoice_id)
     except InvoiceNotFound:

@@ -1,7 +1,8 @@
 """Marts: what analysts query (SPEC §5).
 
 ``usage_events``, ``quarantine`` and ``reconciliation`` are views over ``int_priced_usage`` (the
-reconciliation over its outcome counts, ``int_outcome_counts``) in the working database; the
+reconciliation over its outcome counts, ``int_outcome_counts``) in the working database, and
+``customers`` a view over ``ref_customers`` (what the invoice documents show of a customer); the
 published warehouse holds them as tables. Invoices are tables, rebuilt one billing month at a time:
 the months pricing marked stale, or the months a run asks for.
 """
@@ -20,7 +21,7 @@ from transforms.marts.invoices import build_invoice_lines, build_invoices
 from transforms.sql_files import read_sql
 from transforms.transactions import transaction
 
-VIEW_MODELS = ("usage_events", "quarantine", "reconciliation")
+VIEW_MODELS = ("usage_events", "quarantine", "reconciliation", "customers")
 RECORD_VIEWS = ("usage_events", "quarantine")  # one row per usage line or record
 INVOICE_TABLES = ("invoice_lines", "invoices")
 

@@ -80,6 +80,12 @@ COMMENT ON COLUMN reconciliation.rejected_by_vendor IS 'Records the captured res
 COMMENT ON COLUMN reconciliation.unmetered IS 'Valid records of an event type without a meter (not billable). Never NULL.';
 COMMENT ON COLUMN reconciliation.quarantined IS 'Records that cannot be billed as they stand (see quarantine). Never NULL.';
 
+-- customers ----------------------------------------------------------------------------------------
+COMMENT ON TABLE customers IS 'One row per customer of customers.csv (the reference data of the run that published this file): what an invoice document shows of its customer. The documents tally run writes are rendered from this file alone: this table, invoices and invoice_lines.';
+COMMENT ON COLUMN customers.customer_id IS 'Customer id (customer_id of customers.csv), as in invoices.customer_id. Unique. Never NULL.';
+COMMENT ON COLUMN customers.name IS 'Customer name as invoice documents show it. Never NULL.';
+COMMENT ON COLUMN customers.timezone IS 'IANA time zone of the customer''s billing months (UTC when customers.csv leaves it blank). Never NULL.';
+
 -- revenue_month_over_month -------------------------------------------------------------------------
 COMMENT ON VIEW revenue_month_over_month IS 'One row per customer × currency × month, from the customer''s first invoiced month to the newest invoiced month in the warehouse, with the previous month''s total and the change. A month without an invoice counts as 0, so for each currency and month sum(change) is that month''s revenue minus the previous month''s.';
 COMMENT ON COLUMN revenue_month_over_month.customer_id IS 'Customer (customer_id of customers.csv). Never NULL.';

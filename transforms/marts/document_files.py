@@ -1,18 +1,120 @@
-"""The documents folder: ``<documents dir>/<YYYY-MM>/<invoice id>.html`` and ``index.html`` per month.
+"""The documents folder: ``<documents dir>/<YYYY-MM>/<invoice id>.html`` and ``index.html`` per month, and
+``manifest.json``, which says what publication of the warehouse the documents reflect.
 
-A month's folder is replaced whole, never edited in place: the new files are written to a hidden
-folder beside it (``.<YYYY-MM>.new-<pid>``), the old folder is renamed away and the new one renamed
-into its place, then the old one is deleted. So a folder never mixes the documents of two runs, and an
-invoice that no longer exists loses its document. Between the two renames the month's folder is
-briefly absent; a crash there leaves the hidden folders, which the next write of that month removes.
+Documents are rendered from the published warehouse only, after it is published (``sync_documents``),
+so they never show numbers the warehouse does not: a run that fails before or at publishing leaves them
+as they were. Every run brings them up to date with the published file, whatever happened before: it
+computes each month's fingerprint from the published tables (``documents.month_fingerprints``), compares
+it with the manifest, and renders again exactly the months that differ, whose folder does not hold the
+files the manifest lists (names and sizes), or all of them when the way pages are rendered changed. A
+month that no longer has invoices loses its folder. The manifest is written last, so a run killed
+anywhere in between leaves months the next run sees as out of date, and renders again.
+
+A month's folder is replaced whole, never edited in place: the new files are written (and synced to
+disk) in a hidden folder beside it (``.<YYYY-MM>.new-<pid>``), the old folder is renamed away and the new
+one renamed into its place, then the old one is deleted. So a folder never mixes the documents of two
+publications. Between the two renames the month's folder is briefly absent; a crash there leaves hidden
+folders, which the next run removes (``remove_leftovers``), and a month the next run renders again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
 import shutil
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+
+from transforms.marts.documents import (
+    DEFAULT_ISSUER,
+    documents_connection,
+    month_documents,
+    month_fingerprints,
+    renderer_fingerprint,
+)
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1
+_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
+_LEFTOVER = re.compile(r"\.(?:[0-9]{4}-[0-9]{2}\.(?:new|old)|" + re.escape(MANIFEST) + r"\.tmp)-[0-9]+")
+
+
+@dataclass
+class Sync:
+    """What ``sync_documents`` found and did."""
+
+    publication: str  # fingerprint of the published invoices that the documents now reflect
+    months: list[date] = field(default_factory=list)  # months with documents
+    written: list[date] = field(default_factory=list)  # months whose folder was written again
+    removed: list[str] = field(default_factory=list)  # month folders removed: no invoices any more
+    leftovers: list[Path] = field(default_factory=list)  # hidden folders and files of killed runs, removed
+    documents: int = 0  # invoice documents in the folder
+
+
+def sync_documents(db: Path, documents_dir: Path, *, issuer: str = DEFAULT_ISSUER) -> Sync:
+    """Make ``documents_dir`` hold the documents of the warehouse published at ``db``, rendering only the
+    months that are not up to date, and record the publication in the manifest.
+
+    Only one process may write the folder at a time: tally calls this holding the working database
+    (which DuckDB lets one process hold), so the hidden folders of any other process are leftovers."""
+    leftovers = remove_leftovers(documents_dir)
+    renderer = hashlib.sha256(f"{renderer_fingerprint()}\n{issuer}".encode()).hexdigest()
+    manifest = read_manifest(documents_dir)
+    known = manifest.get("months", {}) if manifest.get("renderer") == renderer else {}
+    entries: dict[str, dict] = {}
+    written: list[date] = []
+    documents = 0
+    with documents_connection(db) as con:
+        fingerprints = month_fingerprints(con)
+        for period, fingerprint in fingerprints.items():
+            key = month_folder(documents_dir, period).name
+            entry = known.get(key)
+            if not (isinstance(entry, dict) and entry.get("fingerprint") == fingerprint
+                    and _holds(month_folder(documents_dir, period), entry.get("files"))):
+                files = month_documents(con, period, issuer=issuer)
+                replace_month(documents_dir, period, files)
+                entry = {"fingerprint": fingerprint,
+                         "files": {name: len(text.encode("utf-8")) for name, text in sorted(files.items())}}
+                written.append(period)
+            entries[key] = entry
+            documents += sum(1 for name in entry["files"] if name != "index.html")
+    removed = _remove_other_months(documents_dir, set(entries))
+    publication = hashlib.sha256("".join(f"{k} {e['fingerprint']}\n" for k, e in sorted(entries.items()))
+                                 .encode()).hexdigest()
+    new_manifest = {"format": MANIFEST_FORMAT, "publication": publication, "renderer": renderer,
+                    "months": dict(sorted(entries.items()))}
+    if new_manifest != manifest and (entries or documents_dir.is_dir()):
+        write_manifest(documents_dir, new_manifest)
+    return Sync(publication, sorted(fingerprints), written, removed, leftovers, documents)
+
+
+def read_manifest(documents_dir: Path) -> dict:
+    """The manifest as the last complete run wrote it; empty when there is none (or it is not one)."""
+    try:
+        manifest = json.loads((documents_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        return {}
+    if not isinstance(manifest.get("months"), dict):
+        return {}
+    return manifest
+
+
+def write_manifest(documents_dir: Path, manifest: dict) -> None:
+    """Replace the manifest atomically: written beside it, synced, renamed over it."""
+    documents_dir.mkdir(parents=True, exist_ok=True)
+    tmp = documents_dir / f".{MANIFEST}.tmp-{os.getpid()}"
+    try:
+        _write_synced(tmp, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, documents_dir / MANIFEST)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _sync_folder(documents_dir)
 
 
 def month_folder(documents_dir: Path, period_start: date) -> Path:
@@ -31,16 +133,82 @@ def replace_month(documents_dir: Path, period_start: date, files: dict[str, str]
     documents_dir.mkdir(parents=True, exist_ok=True)
     new = folder.with_name(f".{folder.name}.new-{os.getpid()}")
     new.mkdir()
-    for name, text in files.items():
-        if Path(name).name != name or name.startswith("."):
-            raise ValueError(f"not a plain file name: {name!r}")
-        (new / name).write_text(text, encoding="utf-8")
+    try:
+        for name, text in files.items():
+            if Path(name).name != name or name.startswith("."):
+                raise ValueError(f"not a plain file name: {name!r}")
+            _write_synced(new / name, text)
+        _sync_folder(new)
+    except BaseException:
+        _remove(new)
+        raise
     old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
     if folder.exists():
         folder.rename(old)
     new.rename(folder)
+    _sync_folder(documents_dir)
     _remove(old)
     return folder
+
+
+def remove_leftovers(documents_dir: Path) -> list[Path]:
+    """Remove the hidden folders and files of runs that were killed while writing the documents:
+    ``.<YYYY-MM>.new-<pid>``, ``.<YYYY-MM>.old-<pid>`` and ``.manifest.json.tmp-<pid>``. Returns them.
+    Only for the one process that writes the folder (see ``sync_documents``)."""
+    if not documents_dir.is_dir():
+        return []
+    leftovers = sorted(path for path in documents_dir.iterdir() if _LEFTOVER.fullmatch(path.name))
+    for path in leftovers:
+        _remove(path)
+    return leftovers
+
+
+def _holds(folder: Path, files) -> bool:
+    """Whether ``folder`` is a folder of exactly the files named in ``files`` (name -> size in bytes)."""
+    if not isinstance(files, dict) or folder.is_symlink() or not folder.is_dir():
+        return False
+    try:
+        with os.scandir(folder) as entries:
+            found = {entry.name: entry.stat(follow_symlinks=False).st_size
+                     for entry in entries if entry.is_file(follow_symlinks=False)}
+            count = len(os.listdir(folder))
+    except OSError:
+        return False
+    return found == files and count == len(files)
+
+
+def _remove_other_months(documents_dir: Path, months: set[str]) -> list[str]:
+    """Remove the month folders (``YYYY-MM``) of months that have no invoices in the publication."""
+    if not documents_dir.is_dir():
+        return []
+    removed = sorted(path.name for path in documents_dir.iterdir()
+                     if _MONTH.fullmatch(path.name) and path.name not in months)
+    for name in removed:
+        _remove(documents_dir / name)
+    return removed
+
+
+def _write_synced(path: Path, text: str) -> None:
+    """Write ``text`` to a new file and wait until it is on disk: a folder renamed into place after this
+    never holds a file that a power loss emptied."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        data = text.encode("utf-8")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the entries of ``folder`` (names created or renamed in it) durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _remove_leftovers(folder: Path) -> None:

@@ -7,13 +7,16 @@ so names and ids are text, never markup). Every number is formatted from its exa
 invoice gives the same bytes on every run. Each page carries a print stylesheet (A4, the table header
 repeated on every page).
 
-Customer names are not in the published warehouse (SPEC §5 lists ids only); they come from
-``ref_customers`` of the working database. Read from a database without that table, a page shows the
-customer id where the name would be.
+Documents are rendered from the published warehouse, never from the working database: its
+``invoices``, ``invoice_lines`` and ``customers`` (names and time zones, published beside SPEC §5's
+tables for them). Read from a database without ``customers`` (a warehouse published by an older
+version), a page shows the customer id where the name would be. ``month_fingerprints`` says which months'
+documents a publication changes, and ``renderer_fingerprint`` whether the way pages are rendered did.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
@@ -31,7 +34,6 @@ from transforms.marts.formatting import (
     format_unit_price,
     minor_unit,
 )
-from transforms.warehouse import state_path
 
 DEFAULT_ISSUER = "tally"
 INDEX_FILE = "index.html"
@@ -126,8 +128,8 @@ def document_file_name(invoice_id: str) -> str:
 
 
 def invoice_html(con: duckdb.DuckDBPyConnection, invoice_id: str, *, issuer: str = DEFAULT_ISSUER) -> str:
-    """The document of one invoice, read from ``con`` (the working database, or the published warehouse
-    without customer names). InvoiceNotFound if there is no such invoice."""
+    """The document of one invoice, read from ``con`` (the published warehouse). InvoiceNotFound if there
+    is no such invoice."""
     invoices = _rows(con, "SELECT * FROM invoices WHERE invoice_id = ?", [invoice_id])
     if not invoices:
         raise InvoiceNotFound(f"no invoice {invoice_id!r}")
@@ -163,23 +165,63 @@ def month_documents(con: duckdb.DuckDBPyConnection, period_start: date, *,
 
 
 def documents_connection(db: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to render documents from: the working database beside the warehouse ``db``
-    (it has the customer names) when there is one, else the published warehouse itself. DuckDB raises
-    ``duckdb.IOException`` while a run holds the working database."""
-    state = state_path(db)
-    return duckdb.connect(str(state if state.exists() else db), read_only=True)
+    """A read-only connection to the published warehouse ``db``, which documents are rendered from. It is
+    renamed over by a run, never written in place, so this neither waits for nor blocks a run."""
+    return duckdb.connect(str(db), read_only=True)
 
 
 def customers(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str | None]]:
-    """customer_id -> (name, timezone) from ``ref_customers``; empty where that table does not exist
-    (the published warehouse)."""
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'ref_customers' "
-        "AND table_catalog = current_database() AND table_schema = current_schema()").fetchone()[0]
-    if not exists:
+    """customer_id -> (name, timezone) from ``customers``; empty where there is no such table (a
+    warehouse published by an older version)."""
+    if not _has_relation(con, "customers"):
         return {}
-    rows = con.execute("SELECT customer_id, name, timezone FROM ref_customers").fetchall()
+    rows = con.execute("SELECT customer_id, name, timezone FROM customers").fetchall()
     return {customer_id: (name, timezone) for customer_id, name, timezone in rows}
+
+
+def month_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[date, str]:
+    """Billing month -> sha256 of everything its documents are rendered from: the month's invoices and
+    invoice lines, every column, and the name and time zone of its customers. Equal fingerprints give
+    equal documents (with the same ``renderer_fingerprint``); a month without invoices is absent.
+
+    Computed by DuckDB over the small invoice tables, so a run checks its documents without rendering
+    them. Exact: decimals become JSON numbers with all their digits."""
+    names = ("SELECT customer_id, name, timezone FROM customers" if _has_relation(con, "customers")
+             else "SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS name, NULL::VARCHAR AS timezone LIMIT 0")
+    rows = con.sql(f"""
+        WITH names AS ({names}),
+        invoice_rows AS (
+            SELECT i.period_start, i.invoice_id, 0 AS part,
+                   to_json(i)::VARCHAR || coalesce(to_json(n)::VARCHAR, 'null') AS text
+            FROM invoices i LEFT JOIN names n USING (customer_id)
+        ),
+        line_rows AS (
+            SELECT l.period_start, l.invoice_id, 1 AS part, to_json(l)::VARCHAR AS text FROM invoice_lines l
+        )
+        SELECT period_start, sha256(string_agg(text, chr(10) ORDER BY invoice_id, part, text))
+        FROM (SELECT * FROM invoice_rows UNION ALL SELECT * FROM line_rows
+              WHERE period_start IN (SELECT period_start FROM invoices))
+        GROUP BY period_start ORDER BY period_start""").fetchall()
+    return dict(rows)
+
+
+def renderer_fingerprint() -> str:
+    """sha256 of what turns the rows into pages (this module, the formatting and the templates): after
+    an upgrade that changes them, every document is rendered again."""
+    digest = hashlib.sha256()
+    here = Path(__file__)
+    sources = [here, here.with_name("formatting.py"), *sorted(here.with_name("templates").iterdir())]
+    for path in sources:
+        digest.update(f"{path.name}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _has_relation(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether ``name`` is a table or view of the database ``con`` has open."""
+    return con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? "
+        "AND table_catalog = current_database() AND table_schema = current_schema()", [name]).fetchall()[0][0] > 0
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
