@@ -135,6 +135,20 @@ def test_contracts_pass_quarantined_records_and_catch_broken_ones(tmp_path):
     assert contracts.failures(contracts.STAGED_LINES, pl.concat([staged, staged.head(1)])) is not None
 
 
+def test_raw_contract_catches_a_bearer_token_stored_in_a_raw_line(tmp_path):
+    """The raw contract reads a column it derives in the database (the envelopes stay there): a stored
+    line that still holds a bearer token fails it, the redacted ones pass."""
+    dumps(tmp_path / "raw")
+    result = run(tmp_path)
+    con = result.con
+    assert contracts.failures(contracts.RAW_LINES, _frame(con, contracts.RAW_LINES, "raw_samplehc")) is None
+    con.execute("""UPDATE raw_samplehc SET envelope = replace(envelope, '"body"',
+                   '"headers": {"authorization": "Bearer sk_live_0123456789"}, "body"') WHERE line_number = 1""")
+    failures = contracts.failures(contracts.RAW_LINES, _frame(con, contracts.RAW_LINES, "raw_samplehc"))
+    con.close()
+    assert failures is not None and "a bearer token survived redaction" in " ".join(failures["check"].cast(str))
+
+
 def test_quarantined_negative_price_passes_every_check(site):
     """Ordinary data with a quarantined tula price: every (blocking) check passes, in both jobs and in
     `tally run`, and the invoices are published."""

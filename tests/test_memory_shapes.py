@@ -105,8 +105,7 @@ def test_out_of_memory_names_tallys_option_and_a_later_run_with_more_memory_comp
 def test_staging_stopped_part_way_resumes_after_the_last_staged_line(tmp_path, monkeypatch):
     """Batches commit one by one in (load, file, line) order: after a failure the next staging adds only
     the lines not staged yet, and the staging check covers the load staged in part."""
-    from transforms.raw.dump_files import discover_dump_files
-    from transforms.raw.load import load_dump_files
+    from transforms.raw.load import load_raw_dir
     from transforms.staging import MODELS, common, stage_new_lines, staged_through
     from transforms.warehouse import connect_state
 
@@ -116,7 +115,7 @@ def test_staging_stopped_part_way_resumes_after_the_last_staged_line(tmp_path, m
     model = MODELS["paygentic"]
     con = connect_state(tmp_path / "w.duckdb")
     try:
-        load_dump_files(con, discover_dump_files(raw))
+        load_raw_dir(con, raw)
         real, calls = common._stage_batch, []
 
         def fail_on_third(con, model, segments):
