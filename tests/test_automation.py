@@ -23,13 +23,17 @@ RANGE_END = "dagster/asset_partition_range_end"
 
 
 def test_monthly_schedule_invoices_the_month_just_closed():
-    for tick, closed in [
-        (datetime(2026, 11, 1, 6, tzinfo=timezone.utc), "2026-10-01"),
-        (datetime(2027, 1, 1, 6, tzinfo=timezone.utc), "2026-12-01"),
-        (datetime(2026, 3, 1, 6, tzinfo=timezone.utc), "2026-02-01"),
-    ]:
-        request = monthly_invoice_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
-        assert request.partition_key == closed
+    with dg.instance_for_test() as instance:
+        for tick, closed in [
+            (datetime(2026, 11, 1, 6, tzinfo=timezone.utc), "2026-10-01"),
+            (datetime(2027, 1, 1, 6, tzinfo=timezone.utc), "2026-12-01"),
+            (datetime(2026, 3, 1, 6, tzinfo=timezone.utc), "2026-02-01"),
+        ]:
+            context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+            request = monthly_invoice_schedule(context)
+            assert request.partition_key == closed
+        # Each month is a billing-month partition before its run is requested.
+        assert instance.get_dynamic_partitions("billing_months") == ["2026-10-01", "2026-12-01", "2026-02-01"]
 
 
 def test_new_dump_files_sensor_requests_a_load_once_per_change(tmp_path):
@@ -69,8 +73,9 @@ def test_invoices_after_load_asks_for_every_billed_month(tmp_path):
     with dg.DagsterInstance.ephemeral() as instance:
         load = defs.resolve_job_def("load").execute_in_process(instance=instance)
         assert load.success
-        request = invoices_after_load_sensor(_after(load, instance))
-        assert isinstance(request, dg.RunRequest)
+        result = invoices_after_load_sensor(_after(load, instance))
+        assert isinstance(result, dg.SensorResult)
+        [request] = result.run_requests
         assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-08-01", "2026-10-01")
 
         cli_run = defs.resolve_job_def("load").execute_in_process(instance=instance, tags={TRIGGER_TAG: "cli"})
