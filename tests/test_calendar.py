@@ -8,8 +8,10 @@ record is quarantined `invalid_value`, never a failed run (docs/design.md, "Bill
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -63,6 +65,17 @@ EXPECTED = {  # invoice_id -> (period_start, period_end, currency, total, line_c
     "INV-999912-c_usd": ("9999-12-01", "10000-01-01", "USD", Decimal("0.55"), 1, 1),
 }
 MONTHS = sorted({period for period, *_ in EXPECTED.values()})
+
+
+@contextmanager
+def _persistent_instance(tmp_path: Path):
+    """A Dagster instance on disk, as with DAGSTER_HOME (a schedule's context needs one that is not
+    ephemeral)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        yield instance
 
 
 def _invoices(db) -> dict:
@@ -144,7 +157,7 @@ def test_cli_run_exits_0_and_a_later_back_dated_month_is_invoiced(inputs, capsys
     assert _invoices(db) == expected
 
 
-def test_a_persistent_instance_gets_the_months_and_invoices_them(inputs):
+def test_a_persistent_instance_gets_the_months_and_invoices_them(inputs, tmp_path):
     raw, reference, db = inputs
     invoices = dg.AssetKey(["marts", "invoices"])
 
@@ -152,7 +165,7 @@ def test_a_persistent_instance_gets_the_months_and_invoices_them(inputs):
         records = instance.fetch_materializations(invoices, limit=1000).records
         return [r.event_log_entry.dagster_event.partition for r in records]
 
-    with dg.instance_for_test() as instance:
+    with _persistent_instance(tmp_path) as instance:
         instance.add_dynamic_partitions(BILLING_MONTHS, ["2026-10-01"])  # known from an earlier run
         summary = run_pipeline(raw, reference, db, instance=instance)
         assert instance.get_dynamic_partitions(BILLING_MONTHS) == ["2026-10-01", *(m for m in MONTHS if m != "2026-10-01")]
@@ -190,11 +203,11 @@ def test_covering_range_follows_the_partition_order():
         covering_range(keys, ["2035-06-01"])
 
 
-def test_sensor_and_schedule_request_far_months(inputs):
+def test_sensor_and_schedule_request_far_months(inputs, tmp_path):
     raw, reference, db = inputs
     warehouse = TallyWarehouse(raw_dir=str(raw), reference_dir=str(reference), db=str(db))
     defs = build_definitions(warehouse)
-    with dg.instance_for_test() as instance:  # a schedule's context needs a persistent instance
+    with _persistent_instance(tmp_path) as instance:
         load = defs.resolve_job_def("load").execute_in_process(instance=instance)
         assert load.success
         # Pricing made every billed month a partition, in calendar order.
@@ -218,8 +231,9 @@ def test_sensor_and_schedule_request_far_months(inputs):
         # The schedule asks for the month just closed and makes it a partition when no usage did.
         for tick, closed in [(datetime(2026, 11, 1, 6, tzinfo=timezone.utc), "2026-10-01"),
                              (datetime(2036, 1, 1, 6, tzinfo=timezone.utc), "2035-12-01")]:
-            request = monthly_invoice_schedule(dg.build_schedule_context(instance=instance,
-                                                                         scheduled_execution_time=tick))
+            # The context opens the instance again from its ref; `with` closes it (a schedule tick does).
+            with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick) as context:
+                request = monthly_invoice_schedule(context)
             assert request.partition_key == closed
             assert closed in instance.get_dynamic_partitions(BILLING_MONTHS)
         assert defs.resolve_job_def("invoice").execute_in_process(instance=instance, partition_key="2035-12-01").success
