@@ -56,8 +56,8 @@ def _layer_asset(name: str, deps: list, description: str, build, extra_metadata=
 
 
 def _billing_months(context: dg.AssetExecutionContext, con) -> dict:
-    """Makes every month with billed usage a partition of the invoice stage (those it lacks, e.g. in a new
-    Dagster instance or for back-dated usage); the metadata lists the months waiting for invoices."""
+    """Makes every month with invoices or waiting for them a partition of the invoice stage (those the
+    instance lacks: a new instance, back-dated usage); the metadata lists the months waiting for invoices."""
     added = add_billing_months(context.instance, marts.billing_month_keys(con))
     if added:
         context.log.info(f"new billing months: {', '.join(key[:7] for key in added)}")
