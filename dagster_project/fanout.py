@@ -40,7 +40,7 @@ def export_partitions(context: dg.OpExecutionContext, config: FanoutConfig, ware
     yield dg.Output(str(folder), output_name="folder")
     for period, shard in partitions:
         yield dg.DynamicOutput((str(folder / "billed_usage"), period, shard), output_name="partitions",
-                               mapping_key=f"{period:%Y_%m}_shard_{shard}")
+                               mapping_key=f"{period.year:04d}_{period.month:02d}_shard_{shard}")
 
 
 @dg.op

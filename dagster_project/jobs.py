@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from dagster_project.metadata import BILLING_PERIODS_KEY
+from dagster_project.partitions import BILLING_MONTHS, add_billing_months, billing_months, covering_range
 from dagster_project.resources import TallyWarehouse
 from transforms.raw.dump_files import DUMP_SUFFIXES, SOURCES
 
@@ -38,9 +39,11 @@ daily_load_schedule = dg.ScheduleDefinition(
 
 @dg.schedule(name="monthly_invoices", job=invoice_job, cron_schedule="0 6 1 * *", execution_timezone="UTC")
 def monthly_invoice_schedule(context: dg.ScheduleEvaluationContext):
-    """On the 1st, invoice the month that just closed."""
+    """On the 1st, invoice the month that just closed; it becomes a billing-month partition if no usage
+    made it one (a month without invoices is rebuilt empty)."""
     closed = (context.scheduled_execution_time.replace(day=1) - timedelta(days=1)).replace(day=1)
-    key = closed.strftime("%Y-%m-%d")
+    key = closed.date().isoformat()
+    add_billing_months(context.instance, [key])
     return dg.RunRequest(run_key=key, partition_key=key)
 
 
@@ -51,20 +54,29 @@ def monthly_invoice_schedule(context: dg.ScheduleEvaluationContext):
     request_job=invoice_job,
 )
 def invoices_after_load_sensor(context: dg.RunStatusSensorContext):
-    """After a load, rebuild the invoices of every month with billed usage, so no billed line waits
-    for the month to close to appear on its invoice (late events re-open closed months too)."""
+    """After a load, rebuild the invoices of every month it made stale, so no billed line waits for the
+    month to close to appear on its invoice (late events re-open closed months too): one run over the
+    billing-month partitions from the first stale month to the last, in partition order."""
     if context.dagster_run.tags.get(TRIGGER_TAG) == "cli":
         return dg.SkipReason("`tally run` invoices by itself")
     event = context.instance.get_latest_materialization_event(PRICED_USAGE)
     periods = event.asset_materialization.metadata.get(BILLING_PERIODS_KEY) if event else None
     if not periods or not periods.value:
         return dg.SkipReason("no billed usage")
-    return dg.RunRequest(
-        run_key=f"after-{context.dagster_run.run_id}",
-        tags={
-            "dagster/asset_partition_range_start": periods.value[0],
-            "dagster/asset_partition_range_end": periods.value[-1],
-        },
+    stale = list(periods.value)
+    # Pricing added its months; the request adds any the instance lacks, in calendar order, before the run.
+    keys = list(context.instance.get_dynamic_partitions(BILLING_MONTHS))
+    keys += sorted(set(stale) - set(keys))
+    months = covering_range(keys, stale)
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(
+            run_key=f"after-{context.dagster_run.run_id}",
+            tags={
+                "dagster/asset_partition_range_start": months[0],
+                "dagster/asset_partition_range_end": months[-1],
+            },
+        )],
+        dynamic_partitions_requests=[billing_months.build_add_request(sorted(stale))],
     )
 
 

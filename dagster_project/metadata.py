@@ -63,7 +63,7 @@ def billed_per_month_chart(rows: list[tuple[date, str, Decimal, int]]) -> str:
         months = sorted((row for row in rows if row[1] == currency), key=lambda row: row[0])
         largest = max(total for _, _, total, _ in months)
         table = ["| month | invoices | billed | |", "|---|--:|--:|:--|"]
-        table += [f"| {period:%Y-%m} | {count} | {format_money(total, currency)} | {bar(total, largest)} |"
+        table += [f"| {period.isoformat()[:7]} | {count} | {format_money(total, currency)} | {bar(total, largest)} |"
                   for period, _, total, count in months]
         sections.append(f"**{currency}**\n\n" + "\n".join(table))
     return "\n\n".join(sections)

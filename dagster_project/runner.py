@@ -13,7 +13,7 @@ import polars as pl
 from dagster_project import progress, run_lock
 from dagster_project.definitions import build_definitions
 from dagster_project.jobs import TRIGGER_TAG
-from dagster_project.partitions import billing_months
+from dagster_project.partitions import BILLING_MONTHS, add_billing_months, covering_range
 from dagster_project.progress import progress_logger
 from dagster_project.resources import DEFAULT_MEMORY_LIMIT, TallyWarehouse
 from transforms.marts import stale_periods
@@ -53,7 +53,7 @@ class Summary:
         totals = self.reconciliation.drop("source").sum()
         lines = ["", "records by outcome:"]
         lines += [f"  {name:<20}{value:>10}" for name, value in zip(totals.columns, totals.row(0))]
-        months = ", ".join(p.strftime("%Y-%m") for p in self.periods) or "none"
+        months = ", ".join(p.isoformat()[:7] for p in self.periods) or "none"
         lines += [f"invoices written: {self.invoices} (months: {months}); in the warehouse: {self.invoices_total}",
                   f"warehouse: {self.db}"]
         if self.refused:
@@ -96,12 +96,12 @@ def _run(warehouse: TallyWarehouse, db: Path, instance: dg.DagsterInstance | Non
     load = defs.resolve_job_def("load")
     unpublished = [key for key in load.asset_layer.executable_asset_keys if key not in (PUBLISH, DOCUMENTS)]
     _execute(load, instance, asset_selection=unpublished)
-    periods = _billing_periods(warehouse)
+    periods, months = _billing_periods(warehouse, instance)
     if periods:
         try:
             _execute(defs.resolve_job_def("invoice"), instance, tags={
-                "dagster/asset_partition_range_start": periods[0].isoformat(),
-                "dagster/asset_partition_range_end": periods[-1].isoformat(),
+                "dagster/asset_partition_range_start": months[0],
+                "dagster/asset_partition_range_end": months[-1],
             })
         except RunFailed as failure:
             if not (failure.locked or failure.published):
@@ -247,25 +247,16 @@ def _blocking_checks_failed(blocking) -> RunFailed:
     )
 
 
-def _billing_periods(warehouse: TallyWarehouse) -> list[date]:
-    """The billing months from the first to the last whose invoices no longer match the priced usage,
-    all inside the partitioned billing calendar."""
+def _billing_periods(warehouse: TallyWarehouse, instance: dg.DagsterInstance) -> tuple[list[date], list[str]]:
+    """The months whose invoices no longer match the priced usage (in calendar order), and the partition
+    keys of the one invoice run that rebuilds them: from the first of them to the last in the order of the
+    billing-month partitions, which is not always the calendar's (partitions.py); a month between them is
+    rebuilt unchanged. Each stale month is made a partition first: the Dagster instance may not have it yet
+    (a new instance, or DAGSTER_HOME set after runs without it)."""
     with warehouse.connect() as con:
         periods = stale_periods(con)
-        keys = billing_months.get_partition_keys()
-        outside = [p for p in periods if p.isoformat() not in set(keys)]
-        examples = [r for (r,) in con.sql(
-            "SELECT source_file || ':' || line_number || ':' || record_index FROM int_priced_usage "
-            "WHERE outcome = 'billed' AND list_contains(?, period_start) ORDER BY ALL LIMIT 3",
-            params=[outside]).fetchall()] if outside else []
-    if outside:
-        raise RunFailed(
-            f"billed usage falls in months outside the billing calendar ({keys[0][:7]} to {keys[-1][:7]}): "
-            + ", ".join(p.strftime("%Y-%m") for p in outside),
-            f"Records billed in those months include {', '.join(examples)}: check their occurred times "
-            f"(the billing calendar covers 2000-01 to 24 months ahead). {UNCHANGED}",
-        )
     if not periods:
-        return []
-    first, last = keys.index(periods[0].isoformat()), keys.index(periods[-1].isoformat())
-    return [date.fromisoformat(key) for key in keys[first : last + 1]]
+        return [], []
+    stale = [p.isoformat() for p in periods]
+    add_billing_months(instance, stale)
+    return periods, covering_range(instance.get_dynamic_partitions(BILLING_MONTHS), stale)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 
 import dagster as dg
 
@@ -22,14 +24,30 @@ RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 
 
-def test_monthly_schedule_invoices_the_month_just_closed():
-    for tick, closed in [
-        (datetime(2026, 11, 1, 6, tzinfo=timezone.utc), "2026-10-01"),
-        (datetime(2027, 1, 1, 6, tzinfo=timezone.utc), "2026-12-01"),
-        (datetime(2026, 3, 1, 6, tzinfo=timezone.utc), "2026-02-01"),
-    ]:
-        request = monthly_invoice_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
-        assert request.partition_key == closed
+@contextmanager
+def _persistent_instance(tmp_path: Path):
+    """A Dagster instance on disk, as with DAGSTER_HOME (a schedule's context needs one that is not
+    ephemeral)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        yield instance
+
+
+def test_monthly_schedule_invoices_the_month_just_closed(tmp_path):
+    with _persistent_instance(tmp_path) as instance:
+        for tick, closed in [
+            (datetime(2026, 11, 1, 6, tzinfo=timezone.utc), "2026-10-01"),
+            (datetime(2027, 1, 1, 6, tzinfo=timezone.utc), "2026-12-01"),
+            (datetime(2026, 3, 1, 6, tzinfo=timezone.utc), "2026-02-01"),
+        ]:
+            # The context opens the instance again from its ref; `with` closes it (a schedule tick does).
+            with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick) as context:
+                request = monthly_invoice_schedule(context)
+            assert request.partition_key == closed
+        # Each month is a billing-month partition before its run is requested.
+        assert instance.get_dynamic_partitions("billing_months") == ["2026-10-01", "2026-12-01", "2026-02-01"]
 
 
 def test_new_dump_files_sensor_requests_a_load_once_per_change(tmp_path):
@@ -69,8 +87,9 @@ def test_invoices_after_load_asks_for_every_billed_month(tmp_path):
     with dg.DagsterInstance.ephemeral() as instance:
         load = defs.resolve_job_def("load").execute_in_process(instance=instance)
         assert load.success
-        request = invoices_after_load_sensor(_after(load, instance))
-        assert isinstance(request, dg.RunRequest)
+        result = invoices_after_load_sensor(_after(load, instance))
+        assert isinstance(result, dg.SensorResult)
+        [request] = result.run_requests
         assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-08-01", "2026-10-01")
 
         cli_run = defs.resolve_job_def("load").execute_in_process(instance=instance, tags={TRIGGER_TAG: "cli"})

@@ -6,7 +6,8 @@ on a history. Then `dagster dev -m dagster_project` serves that instance on 127.
 also runs the daemon, which the instance's default run coordinator (queued runs) needs to start a run
 launched from the UI. In the browser the test opens the asset catalog from the navigation, opens
 `marts / invoices`, clicks Materialize, confirms that `marts / invoice_lines` comes along (they are one
-multi-asset), types the one month 2026-10 into the partition dialog, launches one run, follows the toast
+multi-asset), picks the one month 2026-10 in the partition dialog (Custom lists the billing months,
+the dynamic partitions; 2026-09 is removed), launches one run, follows the toast
 to the run page and waits (up to 180 s) for the run to succeed. It then opens the asset's Checks tab and
 finds every check of the asset passed in this run (its execution history links to the run). The
 instance confirms it: the run came from the UI, is tagged with the one partition chosen, materialized
@@ -286,17 +287,14 @@ def test_materialize_one_month_of_invoices_from_the_ui(chromium, dagster_ui, pag
         expect(additional).to_contain_text("marts / invoice_lines")
         additional.get_by_role("button", name="Confirm").click()
         dialog = page.get_by_role("dialog").filter(has_text="Partition selection")
-        partitions = dialog.get_by_role("textbox")
-        expect(partitions).to_be_visible()
-        # The dialog starts on the last 90 days of the calendar; the sample's month may lie before them.
-        show_all = dialog.get_by_role("button", name="Show all partitions")
-        expect(show_all.or_(dialog.get_by_role("button", name="All time"))).to_be_visible()
-        if show_all.is_visible():
-            show_all.click()
-        expect(dialog.get_by_role("button", name="All time")).to_be_visible()
-        partitions.fill(MONTH)
-        partitions.press("Enter")
-        expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
+        # Billing months are dynamic partitions: "Custom" lists every month as a removable tag, in partition
+        # order (the sample's 2026-09, then 2026-10); removing 2026-09 leaves the one month.
+        dialog.get_by_role("button", name="Custom").click()
+        expect(dialog).to_contain_text("2 partitions")
+        expect(dialog.get_by_text(MONTH, exact=True).first).to_be_visible()
+        dialog.get_by_role("img", name="close").first.click()
+        expect(dialog).to_contain_text("1 partition")
+        expect(dialog.get_by_text("2026-09-01")).to_have_count(0)
         launch = dialog.get_by_role("button", name="Launch 1 run")
         expect(launch).to_be_enabled()
         page.screenshot(path=artifacts / "03-launch-dialog.png")

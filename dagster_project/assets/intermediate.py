@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from dagster_project.metadata import BILLING_PERIODS_KEY, table_metadata
+from dagster_project.partitions import add_billing_months
 from dagster_project.resources import TallyWarehouse
 from transforms import intermediate, marts
 from transforms.raw.dump_files import SOURCES
@@ -47,11 +48,21 @@ def _layer_asset(name: str, deps: list, description: str, build, extra_metadata=
             outcomes = con.sql(
                 f"SELECT coalesce(outcome, 'standing') AS outcome, count(*) AS lines FROM {table} GROUP BY 1 ORDER BY 1"
             ).pl()
-            extra = extra_metadata(con) if extra_metadata else {}
+            extra = extra_metadata(context, con) if extra_metadata else {}
             extra["rebuild"] = rebuild
         return dg.MaterializeResult(metadata=table_metadata(outcomes, rows, **extra))
 
     return _asset
+
+
+def _billing_months(context: dg.AssetExecutionContext, con) -> dict:
+    """Makes every month with invoices or waiting for them a partition of the invoice stage (those the
+    instance lacks: a new instance, back-dated usage); the metadata lists the months waiting for invoices."""
+    added = add_billing_months(context.instance, marts.billing_month_keys(con))
+    if added:
+        context.log.info(f"new billing months: {', '.join(key[:7] for key in added)}")
+    stale = [p.isoformat() for p in marts.stale_periods(con)]
+    return {BILLING_PERIODS_KEY: dg.MetadataValue.json(stale)}
 
 
 resolved_lines = _layer_asset(
@@ -71,7 +82,8 @@ priced_usage = _layer_asset(
     [["intermediate", "metered_lines"]],
     "One row per usage line of every record, with unit price, price source and final outcome.",
     intermediate.price_usage,
-    lambda con: {BILLING_PERIODS_KEY: dg.MetadataValue.json([p.isoformat() for p in marts.stale_periods(con)])},
+    _billing_months,
 )
+
 
 intermediate_assets = [reference_tables, resolved_lines, metered_lines, priced_usage]

@@ -21,8 +21,9 @@ REASONS = {  # quarantine reason (SPEC §2): why the record is held back, and wh
     "schema_violation": "The body breaks the vendor's request schema, so the vendor would not have accepted it; "
                         "it cannot be billed as it stands.",
     "invalid_value": "The schema allows the value but it cannot be billed (a negative quantity, a price that is "
-                     "not a plain decimal, a time that is not an instant, or a metered property that is missing "
-                     "or not a number).",
+                     "not a plain decimal, a time that is not an instant, a metered property that is missing "
+                     "or not a number, or a time whose local date is outside the billing months 0001-01 to "
+                     "9999-12).",
     "unknown_status": "An event whose status nobody has classified is neither billed nor dropped: declare the "
                       "status as bill or void in statuses.csv and run tally again.",
     "unknown_customer": "Add the key to customer_keys.csv and run tally again to bill it.",
@@ -69,7 +70,7 @@ def _billed(e: RecordExplanation) -> str:
     priced = sorted(set(e.usage["price_source"].drop_nulls().to_list()))
     prices = " and ".join({"event": "the event's own unit price", "price_book": "the price book"}.get(p, p)
                           for p in priced)
-    month = e.period_start.strftime("%Y-%m") if e.period_start else "?"
+    month = e.period_start.isoformat()[:7] if e.period_start else "?"
     return (f"Billed: a valid {e.source} event of customer {e.customer_id} (key {e.customer_key}) that no "
             f"other record repeats, replaces or voids, priced from {prices}, in the {month} billing month: "
             f"{lines} usage line{'s' if lines != 1 else ''} on invoice {', '.join(e.invoice_ids)}.")

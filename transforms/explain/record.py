@@ -17,8 +17,12 @@ from transforms.sql_files import read_sql
 
 CHAIN_LIMIT = 50  # decided_by links followed at most (a chain is 1 or 2 long in practice)
 RELATED_LIMIT = 50
+# An instant Python cannot hold (UTC year 0000 or 10000: RFC 3339 allows offsets of up to a day) is not
+# shown; its raw line is. The instant's type stays a datetime for every other record.
+_SHOWN_INSTANT = ("CASE WHEN occurred_at BETWEEN TIMESTAMPTZ '0001-01-01 00:00:00+00' "
+                 "AND TIMESTAMPTZ '9999-12-31 23:59:59.999999+00' THEN occurred_at END AS occurred_at")
 _RECORD_COLUMNS = ("record_id, source, outcome, reason, detail, decided_by, customer_key, "
-                   "customer_id, event_types, received_at, occurred_at, local_date, period_start, dedup_key, "
+                   f"customer_id, event_types, received_at, {_SHOWN_INSTANT}, local_date, period_start, dedup_key, "
                    "version_key, status, member, invoice_id")
 _USAGE_COLUMNS = ("property_index, metric_id, aggregation, quantity, distinct_value, unit_price, price_source, "
                   "currency, period_start, invoice_id")

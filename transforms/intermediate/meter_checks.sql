@@ -1,4 +1,10 @@
 -- Steps 9–10 of SPEC §2 line by line: customer, meter, the metered value and its problem, if any.
+-- A billing month is any month of years 0001–9999 (a DATE every reader handles, Python's included); only an
+-- instant within a day of the ends of RFC 3339's range, or in year 0000, can fall outside them locally
+-- (0001-01-01T00:00Z is 31 December 1 BC in New York): `invalid_value`, never a failed run.
+CREATE OR REPLACE TEMP MACRO billing_month(tz, instant) AS date_trunc('month', timezone(tz, instant))::DATE;
+CREATE OR REPLACE TEMP MACRO billable_month(tz, instant) AS
+    coalesce(billing_month(tz, instant) BETWEEN DATE '0001-01-01' AND DATE '9999-12-01', true);
 CREATE OR REPLACE TEMP VIEW meter_checks AS
 WITH joined AS (
     SELECT l.*, k.customer_id, c.currency, c.timezone, m.metric_id, m.aggregation, m.property,
@@ -19,6 +25,8 @@ WITH joined AS (
             WHEN outcome IS NOT NULL THEN NULL
             WHEN customer_id IS NULL THEN 'unknown_customer: customer key ' || coalesce(customer_key, 'NULL') || ' is not in customer_keys.csv'
             WHEN metric_id IS NULL THEN 'unmetered: no meter for ' || source || ' event type ' || coalesce(event_type, 'NULL')
+            WHEN NOT billable_month(timezone, occurred_at) THEN 'invalid_value: occurred in ' || timezone || ' on '
+                || timezone(timezone, occurred_at)::DATE::VARCHAR || ', outside the billing months 0001-01 to 9999-12'
             WHEN property_path IS NULL THEN NULL
             WHEN value_type IS NULL THEN 'invalid_value: eventProperties.' || property || ' is missing'
             WHEN aggregation = 'unique_count' AND NOT (value_type = 'VARCHAR' OR is_json_number(value_type))

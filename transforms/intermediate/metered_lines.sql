@@ -1,4 +1,5 @@
--- Steps 9–10 of SPEC §2 and the billing period: customer, meter, metered value, local date.
+-- Steps 9–10 of SPEC §2 and the billing period: customer, meter, metered value, local date. A line whose
+-- local month is outside 0001-01 to 9999-12 has no period (it is quarantined, meter_checks.sql).
 -- A paygentic event is judged whole: any unmetered property makes the record unmetered, any bad
 -- value quarantines it. Other records are one usage line each. Problems are rare, so the records
 -- that have one are found by a small aggregate rather than a window over every line. The record's
@@ -37,5 +38,5 @@ SELECT * EXCLUDE (property_path, value_type, value_text, line_problem, record_pr
         ELSE 'number:' || coalesce(to_amount(value_text)::VARCHAR, value_text) END
     END AS distinct_value,
     timezone(timezone, occurred_at)::DATE AS local_date,
-    date_trunc('month', timezone(timezone, occurred_at))::DATE AS period_start
+    CASE WHEN billable_month(timezone, occurred_at) THEN billing_month(timezone, occurred_at) END AS period_start
 FROM judged

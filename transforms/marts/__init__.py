@@ -81,6 +81,16 @@ def stale_periods(con: duckdb.DuckDBPyConnection) -> list[date]:
     return sorted({*stale, *audit.unchecked_periods(con)})
 
 
+def billing_month_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every month with invoices or waiting for them (``YYYY-MM-01``, in calendar order): the months the
+    invoice stage is partitioned by. Years 0001–9999 only (``metered_lines.sql``), so each key is a
+    Python ``date`` too."""
+    return [key for (key,) in con.sql(
+        "SELECT DISTINCT strftime(period_start, '%Y-%m-%d') FROM "
+        "(SELECT period_start FROM int_stale_periods UNION ALL SELECT period_start FROM invoices) ORDER BY 1"
+    ).fetchall()]
+
+
 def invoices_for(con: duckdb.DuckDBPyConnection, periods: list[date]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Invoice lines and invoices of the given periods (first days of months)."""
     aggregated = con.sql(read_sql(__file__, "invoice_lines.sql"), params=[periods]).pl()

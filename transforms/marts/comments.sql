@@ -42,7 +42,7 @@ COMMENT ON COLUMN usage_events.aggregation IS 'The metric''s aggregation: sum, c
 COMMENT ON COLUMN usage_events.occurred_at IS 'Instant the usage happened, to the microsecond: samplehc occurredAt (else receivedAt), tula eventDateTime, sequence eventTimestamp (else receivedAt), paygentic timestamp. NULL when not read.';
 COMMENT ON COLUMN usage_events.received_at IS 'receivedAt of the envelope: when the request reached the capture point, to the microsecond. Records are ordered by it, then source_file, line_number, record_index. NULL when the line has no valid receivedAt.';
 COMMENT ON COLUMN usage_events.local_date IS 'Date of occurred_at in the customer''s time zone; picks the price book row. NULL without a customer or occurred_at.';
-COMMENT ON COLUMN usage_events.period_start IS 'Billing month of the line: the first day of the month that contains local_date. NULL without a customer or occurred_at.';
+COMMENT ON COLUMN usage_events.period_start IS 'Billing month of the line: the first day of the month that contains local_date. NULL without a customer or occurred_at, or when that month is outside 0001-01 to 9999-12 (the record is quarantined invalid_value).';
 COMMENT ON COLUMN usage_events.quantity IS 'The line''s metered value, exact: the posted quantity or the meter''s property value; 1 for a count meter. NULL for unique_count metrics (see distinct_value), and when no value was read (a line not parsed, a sequence event without a meter).';
 COMMENT ON COLUMN usage_events.distinct_value IS 'For unique_count metrics only, the value counted: string:<text> or number:<decimal>, so "1" and 1 differ and 1 and 1.0 do not. NULL for other metrics.';
 COMMENT ON COLUMN usage_events.unit_price IS 'Price per unit in the customer''s currency, in major units, exact. Set on billed lines only; NULL for every other outcome.';
@@ -158,7 +158,7 @@ COMMENT ON COLUMN record_outcomes.customer_id IS 'Customer the key maps to in cu
 COMMENT ON COLUMN record_outcomes.occurred_at IS 'Instant the usage happened, to the microsecond. NULL when not read.';
 COMMENT ON COLUMN record_outcomes.received_at IS 'When the request reached the capture point; records are ordered by it, then source_file, line_number, record_index. NULL when the line has no valid receivedAt.';
 COMMENT ON COLUMN record_outcomes.local_date IS 'Date of occurred_at in the customer''s time zone; it picks the price book row and the billing month. NULL without a customer or occurred_at.';
-COMMENT ON COLUMN record_outcomes.period_start IS 'Billing month the record falls in. NULL without a customer or occurred_at.';
+COMMENT ON COLUMN record_outcomes.period_start IS 'Billing month the record falls in. NULL without a customer or occurred_at, or when that month is outside 0001-01 to 9999-12 (the record is quarantined invalid_value).';
 COMMENT ON COLUMN record_outcomes.outcome IS 'What became of the record: billed, duplicate, superseded, voided, rejected_by_vendor, unmetered or quarantined. Never NULL.';
 COMMENT ON COLUMN record_outcomes.reason IS 'Quarantine reason: invalid_json, invalid_envelope, schema_violation, invalid_value, unknown_status, unknown_customer or no_price. NULL for every outcome but quarantined.';
 COMMENT ON COLUMN record_outcomes.detail IS 'Readable explanation of the outcome. NULL for billed records.';

@@ -118,8 +118,8 @@ def write_manifest(documents_dir: Path, manifest: dict) -> None:
 
 
 def month_folder(documents_dir: Path, period_start: date) -> Path:
-    """``<documents dir>/<YYYY-MM>``."""
-    return documents_dir / period_start.strftime("%Y-%m")
+    """``<documents dir>/<YYYY-MM>``, four digits of year also before 1000 (``strftime`` drops the zeros)."""
+    return documents_dir / period_start.isoformat()[:7]
 
 
 def replace_month(documents_dir: Path, period_start: date, files: dict[str, str]) -> Path | None:

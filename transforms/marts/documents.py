@@ -27,9 +27,9 @@ import duckdb
 import jinja2
 
 from transforms.marts.formatting import (
+    format_billing_month,
     format_money,
     format_month,
-    format_period,
     format_quantity,
     format_unit_price,
     minor_unit,
@@ -75,7 +75,7 @@ def invoice_document(invoice: Mapping, lines: Sequence[Mapping], customer_name: 
         invoice_id=invoice["invoice_id"],
         customer_id=invoice["customer_id"],
         customer_name=customer_name or invoice["customer_id"],
-        period=format_period(invoice["period_start"], invoice["period_end"]),
+        period=format_billing_month(invoice["period_start"]),
         timezone=timezone,
         currency=currency,
         places=minor_unit(currency),

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from calendar import monthrange
 from datetime import date, timedelta
 from decimal import Decimal, localcontext
 
@@ -74,6 +75,14 @@ def format_month(period_start: date) -> str:
 def format_period(start: date, end_exclusive: date) -> str:
     """``1 October 2026 – 31 October 2026``: first to last day, both inclusive."""
     return f"{format_date(start)} – {format_date(end_exclusive - timedelta(days=1))}"
+
+
+def format_billing_month(period_start: date) -> str:
+    """``1 December 9999 – 31 December 9999``: the billing month that starts on ``period_start``, first to
+    last day. Unlike ``format_period`` it needs no end date, so it also shows December 9999, whose
+    exclusive end (10000-01-01) is a DATE in the warehouse but not a Python ``date``."""
+    last_day = period_start.replace(day=monthrange(period_start.year, period_start.month)[1])
+    return f"{format_date(period_start)} – {format_date(last_day)}"
 
 
 def _exact(value: Decimal | int) -> Decimal:
