@@ -11,6 +11,8 @@ the two marker lines of the document. The comments themselves live in ``comments
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
 import tempfile
 from pathlib import Path
@@ -42,7 +44,8 @@ _COLUMNS = """
 def build_sample_warehouse(folder: Path) -> Path:
     """Bill the shipped sample into ``folder`` as `tally run` does; returns the published warehouse file."""
     db = folder / "warehouse.duckdb"
-    run_pipeline(ROOT / "data" / "raw", ROOT / "data" / "reference", db, documents_dir=folder / "invoices")
+    with contextlib.redirect_stdout(io.StringIO()):  # the run's progress lines
+        run_pipeline(ROOT / "data" / "raw", ROOT / "data" / "reference", db, documents_dir=folder / "invoices")
     return db
 
 
