@@ -161,6 +161,8 @@ class RunDisplay:
                 self.files = self.progress.add_task("", total=event.total)
             self.progress.update(self.files, completed=event.done, total=event.total,
                                  description=f"  loading {event.name}")
+            if event.done == event.total:  # drawn now: the bar goes when the step ends, maybe before a refresh
+                self.progress.refresh()
 
     def _end_files(self) -> None:
         if self.files is not None:
