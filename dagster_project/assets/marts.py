@@ -18,6 +18,7 @@ from dagster_project.partitions import billing_months
 from dagster_project.resources import TallyWarehouse
 from transforms import marts
 from transforms.marts.formatting import format_money
+from transforms.ownership import NotOurs, check_published, remember_published, remembered_in
 from transforms.warehouse import publish
 
 GRAINS = {
@@ -102,13 +103,27 @@ def _totals(invoices: pl.DataFrame) -> str:
     description="The warehouse file analysts open: the five mart tables, swapped in atomically.",
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: TallyWarehouse) -> dg.MaterializeResult:
+    db = Path(warehouse.db)
     with warehouse.connect() as con:
-        changed = publish(con, Path(warehouse.db), warehouse.prepared_copy())
+        _claim(context, con, db)
+        changed = publish(con, db, warehouse.prepared_copy())
+        remember_published(con, db)
         context.log.info("published the warehouse" if changed else "the published warehouse is up to date")
         invoices = con.sql("SELECT * FROM invoices ORDER BY invoice_id").pl()
     return dg.MaterializeResult(
         metadata=table_metadata(invoices, path=dg.MetadataValue.path(warehouse.db), republished=changed)
     )
+
+
+def _claim(context: dg.AssetExecutionContext, con, db: Path) -> None:
+    """SPEC §6: publish only over a file tally owns (``transforms.ownership``); tally's own damaged file
+    is moved aside and every table published again."""
+    try:
+        moved = check_published(db, remembered_in(con))
+    except NotOurs as refused:
+        raise dg.Failure(description=f"{refused.problem}. {refused.next_step}") from None
+    if moved is not None:
+        context.log.warning(f"{db}, the warehouse tally published last, cannot be read; moved it to {moved}")
 
 
 mart_assets = [*(table_asset(name) for name in GRAINS), invoice_tables, invoice_documents, published_warehouse]
