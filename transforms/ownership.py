@@ -80,6 +80,8 @@ def _missing_tables(db: Path) -> str | None:
         with duckdb.connect(str(db), read_only=True) as con:
             names = {name for (name,) in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}
     except duckdb.Error as error:
+        if "lock" in str(error).lower():  # open for writing elsewhere: a DuckDB database, not checkable now;
+            return None  # treated as before this check (the rename never waited for a reader or a writer)
         return error_text(error)
     missing = sorted(set(PUBLISHED_TABLES) - names)
     if missing:
