@@ -36,8 +36,9 @@ environment variables (an option given on the command line wins):
                        (dagster dev -m dagster_project), and `tally status` shows the newest
 
 exit status: 0 success; 1 the work failed or cannot be trusted (the published warehouse is left as it
-was), or there is no warehouse yet; 2 a malformed or unknown argument (an option's value, an invoice id
-or a record that is not in the warehouse).
+was), there is no warehouse yet, or a file tally reads is damaged; 2 a mistake in the command (an
+option's value, a missing folder, a --db that is not a tally warehouse, a non-empty generate --out, a
+DAGSTER_HOME folder that does not exist, an invoice id or a record that is not in the warehouse).
 
 `tally COMMAND --help` describes each command."""
 
