@@ -113,11 +113,15 @@ def test_status_on_a_file_that_is_not_a_warehouse_says_so(folder, capsys, conten
     assert "a DuckDB database without tally's tables" in capsys.readouterr().err
 
 
-def test_a_corrupt_working_database_is_moved_aside_and_rebuilt(folder, capsys):
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_corrupt_working_database_is_moved_aside_and_rebuilt(folder, capsys, damage):
     db = published(folder, capsys)
     state = folder / "out" / "warehouse.state.duckdb"
-    garbage = os.urandom(8192)
-    state.write_bytes(garbage)
+    if damage == "garbage":
+        state.write_bytes(os.urandom(8192))
+    else:  # DuckDB opens it and reads its catalog; a query fails when it reaches a missing block
+        os.truncate(state, state.stat().st_size // 2)
+    garbage = state.read_bytes()
 
     assert main(["status", "--db", str(db)]) == 1
     out = capsys.readouterr().out
@@ -136,11 +140,15 @@ def test_a_corrupt_working_database_is_moved_aside_and_rebuilt(folder, capsys):
     assert main(["status", "--db", str(db)]) == 0
 
 
-def test_a_damaged_published_warehouse_of_ours_is_published_again(folder, capsys):
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_published_warehouse_of_ours_is_published_again(folder, capsys, damage):
     db = published(folder, capsys)
     inode = db.stat().st_ino
-    with db.open("r+b") as damaged:  # damage in place: the very file tally published
-        damaged.write(os.urandom(4096))
+    if damage == "garbage":
+        with db.open("r+b") as damaged:  # damage in place: the very file tally published
+            damaged.write(os.urandom(4096))
+    else:
+        os.truncate(db, db.stat().st_size // 2)
     assert db.stat().st_ino == inode
 
     assert main(["status", "--db", str(db)]) == 1

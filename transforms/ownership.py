@@ -79,10 +79,13 @@ def _missing_tables(db: Path) -> str | None:
     try:
         with duckdb.connect(str(db), read_only=True) as con:
             names = {name for (name,) in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}
+            truncated = _truncated(con, db)
     except duckdb.Error as error:
         if "lock" in str(error).lower():  # open for writing elsewhere: a DuckDB database, not checkable now;
             return None  # treated as before this check (the rename never waited for a reader or a writer)
         return error_text(error)
+    if truncated:
+        return truncated
     missing = sorted(set(PUBLISHED_TABLES) - names)
     if missing:
         return ("a DuckDB database without tally's tables " if len(missing) == len(PUBLISHED_TABLES)
@@ -145,10 +148,26 @@ def state_problem(db: Path) -> str | None:
         with duckdb.connect(str(path)) as con:
             con.sql("SELECT count(*) FROM duckdb_tables()").fetchall()
             con.sql("SELECT count(*) FROM duckdb_columns()").fetchall()
+            truncated = _truncated(con, path)
     except duckdb.Error as error:
         if "lock" in str(error).lower():
             return None
         return error_text(error)
+    return truncated
+
+
+def _truncated(con: duckdb.DuckDBPyConnection, path: Path) -> str | None:
+    """Whether the file is shorter than the blocks its header counts (DuckDB opens a truncated file and
+    its catalog, and fails only when a query reaches a missing block). Not judged while a write-ahead log
+    is beside it: the blocks it adds are not in the file until the next checkpoint."""
+    if path.with_name(path.name + ".wal").exists():
+        return None
+    block_size, blocks = con.sql("SELECT block_size, total_blocks FROM pragma_database_size() "
+                                 "WHERE database_name = current_database()").fetchall()[0]
+    expected = block_size * blocks
+    size = path.stat().st_size
+    if size < expected:
+        return f"the file is truncated: {size} bytes, its {blocks} blocks need at least {expected}"
     return None
 
 
