@@ -41,7 +41,9 @@ Show what the working database has loaded (per source: files, lines, last loaded
 `tally run` and what they did, what waits for the next run, and what the published warehouse holds:
 records by outcome per source and invoices per month and currency. With DAGSTER_HOME set, also the
 newest run recorded in that Dagster instance. Opens every file read-only and never waits for, nor
-blocks, a run: while a run is writing, it says so and shows the published warehouse."""
+blocks, a run: while a run is writing, it says so and shows the published warehouse. Exit status 2 when
+--db is not a tally warehouse, 1 when the working database or the published warehouse is damaged (the
+next `tally run` rebuilds it)."""
 
 
 def add_parser(commands) -> None:
