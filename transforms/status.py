@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 
 from transforms.raw.dump_files import SOURCES
+from transforms.ownership import error_text
 from transforms.raw.refused import Refused, read_refused
 from transforms.warehouse import PUBLISHED_TABLES, state_path
 
@@ -27,6 +28,16 @@ class StateLocked(Exception):
     def __init__(self, path: Path, pid: int | None) -> None:
         super().__init__(f"{path} is locked by another process" + (f" (PID {pid})" if pid else ""))
         self.pid = pid
+
+
+class StateUnreadable(Exception):
+    """The working database exists but DuckDB cannot read it (damaged, truncated, not a database); the
+    next `tally run` moves it aside and rebuilds it (``transforms.ownership``)."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        super().__init__(f"{path} cannot be read: {detail}")
+        self.path = path
+        self.detail = detail
 
 
 @dataclass
@@ -53,31 +64,37 @@ class PublishedStatus:
 
 
 def read_state(db: Path, runs: int = 5) -> StateStatus | None:
-    """The working database beside ``db``, or None when there is none; StateLocked while a run writes it."""
+    """The working database beside ``db``, or None when there is none; StateLocked while a run writes it,
+    StateUnreadable when DuckDB cannot read it."""
     path = state_path(db)
     if not path.is_file():
         return None
     try:
         con = duckdb.connect(str(path), read_only=True)
-    except duckdb.IOException as error:
+    except duckdb.Error as error:
         if "lock" not in str(error).lower():
-            raise
+            raise StateUnreadable(path, error_text(error)) from None
         found = _LOCK.search(str(error))
         raise StateLocked(path, int(found["pid"]) if found else None) from None
     try:
-        tables = {name for (name,) in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}
-        loaded = _loaded(con) if "raw_files" in tables else _loaded_empty()
-        run_log = (con.sql("SELECT * FROM run_log ORDER BY run_number DESC LIMIT ?", params=[runs]).pl()
-                   if "run_log" in tables else pl.DataFrame())
-        last_change = (con.sql("SELECT max(changed_at) FROM int_changes").fetchall()[0][0]
-                       if "int_changes" in tables else None)
-        stale = ([p for (p,) in con.sql("SELECT period_start FROM int_stale_periods ORDER BY 1").fetchall()]
-                 if "int_stale_periods" in tables else [])
-        unpublished = _unpublished(con, tables)
-        refused = read_refused(con)
+        return _read_state(con, path, runs)
+    except duckdb.Error as error:
+        raise StateUnreadable(path, error_text(error)) from None
     finally:
         con.close()
-    return StateStatus(path, loaded, run_log, last_change, stale, unpublished, refused)
+
+
+def _read_state(con, path: Path, runs: int) -> StateStatus:
+    tables = {name for (name,) in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}
+    loaded = _loaded(con) if "raw_files" in tables else _loaded_empty()
+    run_log = (con.sql("SELECT * FROM run_log ORDER BY run_number DESC LIMIT ?", params=[runs]).pl()
+               if "run_log" in tables else pl.DataFrame())
+    last_change = (con.sql("SELECT max(changed_at) FROM int_changes").fetchall()[0][0]
+                   if "int_changes" in tables else None)
+    stale = ([p for (p,) in con.sql("SELECT period_start FROM int_stale_periods ORDER BY 1").fetchall()]
+             if "int_stale_periods" in tables else [])
+    unpublished = _unpublished(con, tables)
+    return StateStatus(path, loaded, run_log, last_change, stale, unpublished, read_refused(con))
 
 
 def _loaded(con) -> pl.DataFrame:

@@ -19,6 +19,7 @@ from dagster_project.resources import TallyWarehouse
 from transforms import marts
 from transforms.marts.formatting import format_money
 from transforms.audit import PublicationRefused
+from transforms.ownership import NotOurs, check_published, remember_published, remembered_in
 from transforms.warehouse import publish, remove_leftovers
 
 GRAINS = {
@@ -107,20 +108,34 @@ def _totals(invoices: pl.DataFrame) -> str:
                 "documents name, swapped in atomically.",
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: TallyWarehouse) -> dg.MaterializeResult:
-    """One file: the mart tables, published by renaming a new file over the old one. Removes first what
-    killed runs left beside it (``<db>.tmp-<pid>``)."""
+    """One file: the mart tables, published by renaming a new file over the old one. Refuses a file that is
+    not a tally warehouse, and removes first what killed runs left beside it (``<db>.tmp-<pid>``)."""
+    db = Path(warehouse.db)
     with warehouse.connect() as con:
-        for leftover in remove_leftovers(Path(warehouse.db)):
+        _claim(context, con, db)
+        for leftover in remove_leftovers(db):
             context.log.info(f"removed {leftover.name}, left by a run that did not finish")
         try:
-            changed = publish(con, Path(warehouse.db), warehouse.prepared_copy(), require_checks=True)
+            changed = publish(con, db, warehouse.prepared_copy(), require_checks=True)
         except PublicationRefused as refused:
             raise dg.Failure(description=str(refused)) from None
+        remember_published(con, db)
         context.log.info("published the warehouse" if changed else "the published warehouse is up to date")
         invoices = con.sql("SELECT * FROM invoices ORDER BY invoice_id").pl()
     return dg.MaterializeResult(
         metadata=table_metadata(invoices, path=dg.MetadataValue.path(warehouse.db), republished=changed)
     )
+
+
+def _claim(context: dg.AssetExecutionContext, con, db: Path) -> None:
+    """SPEC §6: publish only over a file tally owns (``transforms.ownership``); tally's own damaged file
+    is moved aside and every table published again."""
+    try:
+        moved = check_published(db, remembered_in(con))
+    except NotOurs as refused:
+        raise dg.Failure(description=f"{refused.problem}. {refused.next_step}") from None
+    if moved is not None:
+        context.log.warning(f"{db}, the warehouse tally published last, cannot be read; moved it to {moved}")
 
 
 mart_assets = [*(table_asset(name) for name in GRAINS), invoice_tables, invoice_documents, published_warehouse]

@@ -36,10 +36,12 @@ environment variables (an option given on the command line wins):
                        (dagster dev -m dagster_project), and `tally status` shows the newest
 
 exit status: 0 success; 1 the work failed or cannot be trusted (the published warehouse is left as it
-was), or there is no warehouse yet; 2 a malformed or unknown argument (an option's value, a raw folder
-without any source folder, an invoice id or a record that is not in the warehouse); 3 `tally run`
-published, but refused some input files (a loaded dump whose bytes changed, a file or folder that cannot
-be read whole), each named in its summary and in `tally status`.
+was), there is no warehouse yet, or a file tally reads is damaged; 2 a mistake in the command (an
+option's value, a missing folder, a raw folder without any source folder, a --db that is not a tally
+warehouse, a non-empty generate --out, a DAGSTER_HOME folder that does not exist, an invoice id or a
+record that is not in the warehouse); 3 `tally run` published, but refused some input files (a loaded
+dump whose bytes changed, a file or folder that cannot be read whole), each named in its summary and in
+`tally status`.
 
 `tally COMMAND --help` describes each command."""
 

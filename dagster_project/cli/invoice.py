@@ -35,20 +35,39 @@ def add_parser(commands) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    html = _render(args.db, args.invoice_id)
     targets = [] if args.html or args.pdf else [Path(f"{args.invoice_id}.html")]
     if args.html:
         targets.append(args.html)
+    for target in [*targets, *([args.pdf] if args.pdf else [])]:
+        _check_target(target)
+    html = _render(args.db, args.invoice_id)
     for target in targets:
         if str(target) == "-":
             sys.stdout.write(html)
         else:
-            target.write_text(html, encoding="utf-8")
+            try:
+                target.write_text(html, encoding="utf-8")
+            except OSError as error:
+                raise CommandError(f"cannot write {target}: {error.strerror}",
+                                   "Pass a file in a folder you can write to.", EXIT_USAGE) from None
             print(f"wrote {target}", file=sys.stderr)
     if args.pdf:
         print_pdf(html, args.pdf)
         print(f"wrote {args.pdf}", file=sys.stderr)
     return 0
+
+
+def _check_target(target: Path) -> None:
+    """A document goes into an existing folder (checked before anything is read, so no traceback)."""
+    if str(target) == "-":
+        return
+    if target.is_dir():
+        raise CommandError(f"{target} is a folder", "Pass the name of the file to write, e.g. "
+                                                    f"{target / 'invoice.html'}.", EXIT_USAGE)
+    if not target.parent.is_dir():
+        raise CommandError(f"cannot write {target}: the folder {target.parent} does not exist",
+                           f"Create it first (mkdir -p {target.parent}) or pass a file in an existing folder.",
+                           EXIT_USAGE)
 
 
 def _render(db: Path, invoice_id: str) -> str:

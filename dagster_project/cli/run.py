@@ -18,6 +18,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from dagster_project.cli import guards
 from dagster_project.cli.common import EXIT_REFUSED, EXIT_USAGE, CommandError, add_db_option, console
 from dagster_project.resources import (
     DEFAULT_MEMORY_LIMIT,
@@ -83,6 +84,8 @@ def _env_path(name: str) -> Path | None:
 
 def command(args: argparse.Namespace) -> int:
     _check_folders(args.raw_dir, args.reference_dir)
+    guards.check_dagster_home()
+    guards.claim_db(args.db)
     from dagster_project import progress
     from dagster_project.runner import RunFailed, run_pipeline
 

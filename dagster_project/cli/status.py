@@ -7,17 +7,29 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from dagster_project import run_lock
-from dagster_project.cli.common import add_db_option, console, count, print_json
+from dagster_project.cli.common import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    CommandError,
+    add_db_option,
+    console,
+    count,
+    print_json,
+)
+from dagster_project.cli.guards import check_dagster_home
 from transforms.marts.formatting import format_amount
+from transforms.ownership import error_text
 from transforms.status import (
     PublishedStatus,
     StateLocked,
     StateStatus,
+    StateUnreadable,
     read_published,
     read_state,
 )
@@ -30,7 +42,9 @@ last load refused (each with its reason), the last runs of `tally run` and what 
 the next run, and what the published warehouse holds:
 records by outcome per source and invoices per month and currency. With DAGSTER_HOME set, also the
 newest run recorded in that Dagster instance. Opens every file read-only and never waits for, nor
-blocks, a run: while a run is writing, it says so and shows the published warehouse."""
+blocks, a run: while a run is writing, it says so and shows the published warehouse. Exit status 2 when
+--db is not a tally warehouse, 1 when the working database or the published warehouse is damaged (the
+next `tally run` rebuilds it)."""
 
 
 def add_parser(commands) -> None:
@@ -43,8 +57,11 @@ def add_parser(commands) -> None:
 
 def command(args: argparse.Namespace) -> int:
     db: Path = args.db
+    check_dagster_home()
     busy = note = None
     state = None
+    problems = _unreadable(db)
+    damaged_published = bool(problems)
     with run_lock.shared(db) as holder:
         if holder is not None:
             busy = f"A tally run is in progress ({holder}): what it has loaded so far is not shown until it ends."
@@ -55,22 +72,33 @@ def command(args: argparse.Namespace) -> int:
                 busy = (f"The working database {state_path(db)} is locked by another process"
                         + (f" (PID {locked.pid})" if locked.pid else "")
                         + ", a Dagster run or a DuckDB session writing it: what is loaded is not shown.")
-    published = read_published(db)
+            except StateUnreadable as damaged:
+                problems.append(f"The working database {damaged.path} cannot be read ({damaged.detail}). It holds "
+                                "only what tally derives from the dumps and reference data: the next `tally run` "
+                                "moves it aside and rebuilds it.")
+    published = None
+    if not damaged_published:
+        try:
+            published = read_published(db)
+        except duckdb.Error as error:
+            problems.append(f"The published warehouse {db} cannot be read ({error_text(error)}).")
     dagster_run = _dagster_last_run()
-    if state is None and published is None and busy is None:
+    if state is None and published is None and busy is None and not problems:
         note = (f"Nothing has been run yet: there is no warehouse at {db}. Run `tally run` to load the dumps "
                 "(default data/raw, data/reference) and publish it, or point --db (or TALLY_DB) at an existing "
                 "warehouse.")
     if args.json:
         print_json({"db": db, "note": note, "busy": busy, "state": state, "published": published,
-                    "dagster_last_run": dagster_run})
-        return 0
+                    "dagster_last_run": dagster_run, "problems": problems})
+        return EXIT_FAILED if problems else 0
     out = console()
     if note:
         out.print(note)
         return 0
     out.print(f"tally status of {db}", style="bold")
     out.print()
+    for problem in problems:
+        out.print(problem, style="red")
     if busy:
         out.print(busy, style="yellow")
     if state is not None:
@@ -81,8 +109,24 @@ def command(args: argparse.Namespace) -> int:
         out.print(f"Dagster instance ({os.environ.get('DAGSTER_HOME')}): newest run {dagster_run['run_id']} "
                   f"of job {dagster_run['job']}, {dagster_run['status']}"
                   + (f", started {dagster_run['started_at']}" if dagster_run["started_at"] else ""))
-    _print_published(out, db, published)
-    return 0
+    if not damaged_published:
+        _print_published(out, db, published)
+    return EXIT_FAILED if problems else 0
+
+
+def _unreadable(db: Path) -> list[str]:
+    """Refuse (exit 2) a ``--db`` that is not a tally warehouse; tally's own published file, damaged,
+    is a problem to report (exit 1): the next run republishes it (``transforms.ownership``)."""
+    from transforms.ownership import inspect_published, remembered_published
+
+    found = inspect_published(db, remembered_published(db))
+    if found.kind == "foreign":
+        raise CommandError(found.problem, "Point --db (or TALLY_DB) at the warehouse `tally run` publishes.",
+                           EXIT_USAGE)
+    if found.kind == "damaged":
+        return [f"The published warehouse {db}, which tally published last, cannot be read ({found.detail}). "
+                "The next `tally run` moves it aside and publishes every table again."]
+    return []
 
 
 def _print_state(out: Console, state: StateStatus, published: PublishedStatus | None) -> None:
