@@ -155,3 +155,22 @@ def test_batches_never_span_loads_and_hold_up_to_their_bytes():
     # 40 + 50 + 5 = 95 fits in 100; the 500-byte line is a batch alone; load 2 starts a new batch
     assert list(pack(blocks, 100)) == [Batch(1, "a", 1, "b", 10), Batch(1, "b", 11, "b", 11), Batch(2, "a", 1, "a", 3)]
     assert Batch(1, "a", 5, "a", 9).params()["min_line"] == 5 and Batch(1, "a", 5, "b", 9).params()["min_line"] == 0
+
+
+def test_quarantined_records_of_big_batch_lines_are_published_in_chunks(tmp_path, monkeypatch):
+    """Every quarantined record carries its whole raw line, so the quarantine is published in chunks of
+    raw bytes: with chunks of one line's size, each of the 3 x 4 quarantined events of three batch lines
+    is still published once, with its line."""
+    from transforms import marts
+
+    monkeypatch.setattr(marts, "CHUNK_BYTES", 1500)
+    bad = lambda key: {**events(1, key, padding=400)[0], "customerId": 7}  # noqa: E731: schema_violation
+    lines = [batch([bad(f"q{n}-{i}") for i in range(4)] + events(1, f"ok{n}")) for n in range(3)]
+    write_dump(tmp_path / "raw", "paygentic/a.jsonl", lines)
+    run(tmp_path)
+    with duckdb.connect(str(tmp_path / "out" / "w.duckdb"), read_only=True) as con:
+        rows = con.sql("SELECT line_number, record_index, reason, raw FROM quarantine ORDER BY 1, 2").fetchall()
+    text = (tmp_path / "raw" / "paygentic/a.jsonl").read_text().splitlines()
+    assert [(n, i, reason) for n, i, reason, _ in rows] == [
+        (n, i, "schema_violation") for n in (1, 2, 3) for i in range(4)]
+    assert all(raw == text[n - 1] for n, _, _, raw in rows)

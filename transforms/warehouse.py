@@ -227,23 +227,33 @@ def _write_tables(con: duckdb.DuckDBPyConnection, db: Path, tmp: Path, change: P
         shutil.copyfile(db, tmp)
     con.execute("ATTACH ? AS publishing", [str(tmp)])
     try:
+        # No transaction spans the writes: the new file is renamed into place only when they all
+        # succeeded, and each statement's commit bounds what DuckDB holds in memory.
         if full:
-            for table in (*PUBLISHED_TABLES, *DOCUMENT_TABLES):
+            for table in (*SUMMARY_TABLES, *DOCUMENT_TABLES):
                 con.execute(f"CREATE TABLE publishing.{table} AS SELECT * FROM main.{table}")
+            for table in RECORD_TABLES:
+                con.execute(f"CREATE TABLE publishing.{table} AS SELECT * FROM main.{table} LIMIT 0")
+                _insert_records(con, table, 0)
         else:
-            with transaction(con):
-                _apply_changes(con, change)
+            _apply_changes(con, change)
         con.execute("CHECKPOINT publishing")
     finally:
         con.execute("DETACH publishing")
+
+
+def _insert_records(con: duckdb.DuckDBPyConnection, table: str, since: int) -> None:
+    """The rows of the record table ``table`` of the lines resolved after change ``since``, into the new
+    file, a chunk at a time (``marts.record_chunks``: a quarantined record carries its whole raw line)."""
+    for rows, params in marts.record_chunks(con, table, since):
+        con.execute(f"INSERT INTO publishing.{table} SELECT * FROM {rows}", params)
 
 
 def _apply_changes(con: duckdb.DuckDBPyConnection, change: Pending | None) -> None:
     if change is not None:
         for table in RECORD_TABLES:
             delete_lines(con, f"publishing.{table}", CHANGED_LINES)
-            rows, params = marts.record_rows(con, table, change.since)
-            con.execute(f"INSERT INTO publishing.{table} SELECT * FROM {rows}", params)
+            _insert_records(con, table, change.since)
     for table in (*SUMMARY_TABLES, *DOCUMENT_TABLES):
         # A file published before a table was added to the warehouse gets it now.
         con.execute(f"CREATE TABLE IF NOT EXISTS publishing.{table} AS SELECT * FROM main.{table} LIMIT 0")

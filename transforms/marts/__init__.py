@@ -9,6 +9,7 @@ the months pricing marked stale, or the months a run asks for.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import duckdb
@@ -72,6 +73,34 @@ def record_rows(con: duckdb.DuckDBPyConnection, name: str, since: int = 0,
     joined = (f"SELECT q.*, r.envelope AS raw FROM quarantined_records q "
               f"JOIN {raw} r USING (source, source_file, line_number) {'' if limit is None else order}")
     return f"({joined})", raw_params
+
+
+CHUNK_BYTES = 64 << 20  # raw line bytes per chunk of published quarantine rows
+
+
+def record_chunks(con: duckdb.DuckDBPyConnection, name: str, since: int = 0) -> Iterator[tuple[str, list]]:
+    """``record_rows(con, name, since)`` in chunks (relations and their parameters, each valid until the
+    next is drawn): quarantined records of about ``CHUNK_BYTES`` of raw lines each, since every record
+    carries its whole line, and a paygentic batch line of several MB with many quarantined events would
+    otherwise be held many times over in one statement."""
+    if name != "quarantine":
+        yield record_rows(con, name, since)
+        return
+    con.execute("CREATE OR REPLACE TEMP TABLE quarantined_all AS SELECT * FROM quarantined_records_since(?)",
+                [since])
+    raw, raw_params = rows_on_lines(con, "raw_", "quarantined_all")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE quarantine_chunks AS
+                    SELECT q.*, sum(r.size) OVER (ORDER BY source, source_file, line_number, record_index)
+                                // ?::BIGINT AS chunk
+                    FROM quarantined_all q
+                    JOIN (SELECT source, source_file, line_number, length(envelope) AS size FROM {raw}) r
+                    USING (source, source_file, line_number)""", [CHUNK_BYTES, *raw_params])
+    chunks = [c for (c,) in con.sql("SELECT DISTINCT chunk FROM quarantine_chunks ORDER BY 1").fetchall()]
+    for chunk in chunks or [None]:
+        con.execute("CREATE OR REPLACE TEMP TABLE quarantined_records AS SELECT * EXCLUDE (chunk) "
+                    "FROM quarantine_chunks WHERE chunk IS NOT DISTINCT FROM ?", [chunk])
+        rows, params = rows_on_lines(con, "raw_", "quarantined_records")
+        yield f"(SELECT q.*, r.envelope AS raw FROM quarantined_records q JOIN {rows} r USING (source, source_file, line_number))", params
 
 
 def stale_periods(con: duckdb.DuckDBPyConnection) -> list[date]:
