@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,3 +168,28 @@ def run(tmp_path: Path, raw_dir: Path | None = None, reference_dir: Path | None 
     db = tmp_path / "warehouse.duckdb"
     summary = run_pipeline(raw_dir, reference_dir, db, instance=dagster_instance())
     return Result(connect_state(db), summary)
+
+
+@contextmanager
+def persistent_instance(tmp_path: Path):
+    """A Dagster instance on disk, as with DAGSTER_HOME (a schedule's context needs one that is not
+    ephemeral)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        yield instance
+
+
+def force_contract_failure(monkeypatch, schema) -> None:
+    """Make the Pandera contract ``schema`` fail on every batch it validates, whatever the data."""
+    from transforms import contracts
+
+    real = contracts.failures
+
+    def failing(checked, frame):
+        if checked is schema:
+            return pl.DataFrame({"failure_case": ["forced by the test"], "check": ["test"]})
+        return real(checked, frame)
+
+    monkeypatch.setattr(contracts, "failures", failing)

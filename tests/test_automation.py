@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,25 +17,14 @@ from dagster_project.jobs import (
     new_dump_files_sensor,
 )
 from dagster_project.resources import TallyWarehouse
-from harness import envelope, write_dump, write_reference
+from harness import envelope, persistent_instance, write_dump, write_reference
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 
 
-@contextmanager
-def _persistent_instance(tmp_path: Path):
-    """A Dagster instance on disk, as with DAGSTER_HOME (a schedule's context needs one that is not
-    ephemeral)."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        yield instance
-
-
 def test_monthly_schedule_invoices_the_month_just_closed(tmp_path):
-    with _persistent_instance(tmp_path) as instance:
+    with persistent_instance(tmp_path) as instance:
         for tick, closed in [
             (datetime(2026, 11, 1, 6, tzinfo=timezone.utc), "2026-10-01"),
             (datetime(2027, 1, 1, 6, tzinfo=timezone.utc), "2026-12-01"),

@@ -8,7 +8,6 @@ record is quarantined `invalid_value`, never a failed run (docs/design.md, "Bill
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +22,7 @@ from dagster_project.jobs import invoices_after_load_sensor, monthly_invoice_sch
 from dagster_project.partitions import BILLING_MONTHS, add_billing_months, covering_range
 from dagster_project.resources import TallyWarehouse
 from dagster_project.runner import run_pipeline
-from harness import envelope, write_dump, write_reference
+from harness import envelope, persistent_instance, write_dump, write_reference
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -65,17 +64,6 @@ EXPECTED = {  # invoice_id -> (period_start, period_end, currency, total, line_c
     "INV-999912-c_usd": ("9999-12-01", "10000-01-01", "USD", Decimal("0.55"), 1, 1),
 }
 MONTHS = sorted({period for period, *_ in EXPECTED.values()})
-
-
-@contextmanager
-def _persistent_instance(tmp_path: Path):
-    """A Dagster instance on disk, as with DAGSTER_HOME (a schedule's context needs one that is not
-    ephemeral)."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        yield instance
 
 
 def _invoices(db) -> dict:
@@ -166,7 +154,7 @@ def test_a_persistent_instance_gets_the_months_and_invoices_them(inputs, tmp_pat
         records = instance.fetch_materializations(invoices, limit=1000).records
         return [r.event_log_entry.dagster_event.partition for r in records]
 
-    with _persistent_instance(tmp_path) as instance:
+    with persistent_instance(tmp_path) as instance:
         instance.add_dynamic_partitions(BILLING_MONTHS, ["2026-10-01"])  # known from an earlier run
         summary = run_pipeline(raw, reference, db, instance=instance)
         later = [m for m in MONTHS if m != "2026-10-01"]  # added after it, in calendar order
@@ -209,7 +197,7 @@ def test_sensor_and_schedule_request_far_months(inputs, tmp_path):
     raw, reference, db = inputs
     warehouse = TallyWarehouse(raw_dir=str(raw), reference_dir=str(reference), db=str(db))
     defs = build_definitions(warehouse)
-    with _persistent_instance(tmp_path) as instance:
+    with persistent_instance(tmp_path) as instance:
         load = defs.resolve_job_def("load").execute_in_process(instance=instance)
         assert load.success
         # Pricing made every billed month a partition, in calendar order.

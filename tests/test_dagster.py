@@ -19,12 +19,11 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-import polars as pl
 import pytest
 
 from dagster_project import build_definitions
 from dagster_project.resources import TallyWarehouse
-from harness import envelope, write_dump, write_reference
+from harness import envelope, force_contract_failure, write_dump, write_reference
 from transforms import contracts
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
@@ -279,18 +278,6 @@ def test_load_then_invoice_one_partition(setup):
     assert published_invoices(db) == september
 
 
-def _force_failure(monkeypatch, schema) -> None:
-    """Make the Pandera contract `schema` fail, whatever the data."""
-    real = contracts.failures
-
-    def failing(checked, frame):
-        if checked is schema:
-            return pl.DataFrame({"failure_case": ["forced by the test"], "check": ["test"]})
-        return real(checked, frame)
-
-    monkeypatch.setattr(contracts, "failures", failing)
-
-
 def _add_new_usage(raw: Path) -> None:
     """New billed usage in October: a publish after this would change the warehouse."""
     write_dump(raw, "samplehc/2026-10-late.jsonl", [
@@ -316,7 +303,7 @@ def test_failing_blocking_check_stops_publish(setup, monkeypatch, job_name, sche
         load = defs.resolve_job_def("load")
         unpublished = [k for k in load.asset_layer.executable_asset_keys if k != PUBLISH]
         assert load.execute_in_process(instance=instance, asset_selection=unpublished).success
-    _force_failure(monkeypatch, getattr(contracts, schema))
+    force_contract_failure(monkeypatch, getattr(contracts, schema))
 
     job = defs.resolve_job_def(job_name)
     kwargs = {"partition_key": "2026-10-01"} if job_name == "invoice" else {}
@@ -343,7 +330,7 @@ def test_failing_blocking_check_fails_tally_run(setup, monkeypatch):
     assert published_invoices(db)[("c_usd", date(2026, 10, 1))] == EXPECTED_OCTOBER[("c_usd", date(2026, 10, 1))]
 
     _add_new_usage(raw)
-    _force_failure(monkeypatch, contracts.INVOICES)
+    force_contract_failure(monkeypatch, contracts.INVOICES)
     with pytest.raises(RunFailed, match=r"marts/invoices.*pandera_contract"):
         run_pipeline(raw, reference, db)
     assert db.read_bytes() == before

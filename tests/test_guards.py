@@ -18,7 +18,7 @@ import pytest
 
 from dagster_project import build_definitions
 from dagster_project.resources import TallyWarehouse
-from harness import envelope, run, write_dump, write_reference
+from harness import envelope, force_contract_failure, run, write_dump, write_reference
 from transforms import audit, contracts
 from transforms.warehouse import connect_state, publish
 
@@ -78,18 +78,6 @@ def published(db: Path, table: str = "invoices") -> dict | list:
 
 def evaluations(result) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
     return {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
-
-
-def force_failure(monkeypatch, schema) -> None:
-    """Make the Pandera contract ``schema`` fail on every batch it validates."""
-    real = contracts.failures
-
-    def failing(checked, frame):
-        if checked is schema:
-            return pl.DataFrame({"failure_case": ["forced by the test"], "check": ["test"]})
-        return real(checked, frame)
-
-    monkeypatch.setattr(contracts, "failures", failing)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -202,7 +190,7 @@ def test_failed_load_contract_blocks_publication_until_it_passes(site, monkeypat
     lines_before = published(db, "usage_events")
 
     late_usage(raw)
-    force_failure(monkeypatch, getattr(contracts, schema))
+    force_contract_failure(monkeypatch, getattr(contracts, schema))
     result = load.execute_in_process(instance=instance, raise_on_error=False)
     assert not result.success
     check = evaluations(result)[(asset, "pandera_contract")]
@@ -243,7 +231,7 @@ def test_failed_invoice_check_is_not_published_by_the_next_load(site, monkeypatc
     assert published(db) == OCTOBER_INVOICES
     before = db.read_bytes()
 
-    force_failure(monkeypatch, contracts.INVOICES)
+    force_contract_failure(monkeypatch, contracts.INVOICES)
     result = invoice.execute_in_process(instance=instance, partition_key=OCTOBER, raise_on_error=False)
     assert not result.success
     assert not evaluations(result)[("marts/invoices", "pandera_contract")].passed
