@@ -201,7 +201,7 @@ def _explain_step_problem(step: str | None, problem: str) -> RunFailed:
                                   f"loaded. {UNCHANGED}")
     if problem.startswith("raw directory"):
         return RunFailed(problem, UNCHANGED)
-    if problem.startswith("Out of Memory Error"):
+    if "Out of Memory" in problem or "failed to pin block" in problem:  # the latter when a commit runs out
         return _out_of_memory(step, problem)
     if step == DOCUMENTS_STEP:
         return RunFailed(f"step {step} failed: {problem}",

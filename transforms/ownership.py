@@ -34,7 +34,7 @@ from pathlib import Path
 
 import duckdb
 
-from transforms.warehouse import PUBLISHED_TABLES, state_path
+from transforms.warehouse import PUBLISHED_TABLES, missing_published_tables, state_path
 
 _PUBLISHED_FILE = "CREATE TABLE IF NOT EXISTS int_published_file (device UBIGINT NOT NULL, inode UBIGINT NOT NULL)"
 
@@ -78,7 +78,7 @@ def _missing_tables(db: Path) -> str | None:
     """Why ``db`` is not a readable tally warehouse, or None when it is one."""
     try:
         with duckdb.connect(str(db), read_only=True) as con:
-            names = {name for (name,) in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}
+            missing = missing_published_tables(con)
             truncated = _truncated(con, db)
     except duckdb.Error as error:
         if "lock" in str(error).lower():  # open for writing elsewhere: a DuckDB database, not checkable now;
@@ -86,7 +86,6 @@ def _missing_tables(db: Path) -> str | None:
         return error_text(error)
     if truncated:
         return truncated
-    missing = sorted(set(PUBLISHED_TABLES) - names)
     if missing:
         return ("a DuckDB database without tally's tables " if len(missing) == len(PUBLISHED_TABLES)
                 else "a DuckDB database without ") + ", ".join(missing)

@@ -48,6 +48,13 @@ PUBLISHED_TABLES = (*SUMMARY_TABLES, *RECORD_TABLES)  # the five tables of SPEC 
 DOCUMENT_TABLES = ("customers",)  # what the invoice documents read beside them; small: copied whole
 
 
+def missing_published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The published tables (SPEC §5) that the database of ``con`` lacks: none for a tally warehouse."""
+    names = {name for (name,) in con.sql("SELECT table_name FROM duckdb_tables() UNION ALL "
+                                         "SELECT view_name FROM duckdb_views()").fetchall()}
+    return sorted(set(PUBLISHED_TABLES) - names)
+
+
 def state_path(db: Path) -> Path:
     return db.with_name(db.stem + ".state.duckdb")
 

@@ -95,7 +95,7 @@ def open_warehouse(db: Path):
     neither blocks nor waits for a run)."""
     import duckdb
 
-    from transforms.warehouse import PUBLISHED_TABLES, state_path
+    from transforms.warehouse import missing_published_tables, state_path
 
     if not db.is_file():
         hint = ("A run was started but has not published yet; see `tally status`." if state_path(db).exists()
@@ -108,11 +108,9 @@ def open_warehouse(db: Path):
     except duckdb.Error as error:
         raise CommandError(f"cannot open the warehouse {db}: {error}",
                            "Is it a tally warehouse? Check --db (or TALLY_DB); `tally run` publishes one.") from None
-    missing = set(PUBLISHED_TABLES) - {
-        name for (name,) in con.sql("SELECT table_name FROM duckdb_tables() UNION ALL "
-                                    "SELECT view_name FROM duckdb_views()").fetchall()}
+    missing = missing_published_tables(con)
     if missing:
         con.close()
-        raise CommandError(f"{db} is not a tally warehouse: it has no {', '.join(sorted(missing))}",
+        raise CommandError(f"{db} is not a tally warehouse: it has no {', '.join(missing)}",
                            "Point --db (or TALLY_DB) at the warehouse `tally run` publishes.")
     return con
