@@ -216,6 +216,27 @@ def test_last_version_may_change_the_customer(tmp_path):
     assert r.invoices() == {"INV-202610-c_eur": (Decimal("2.00"), 1, 1)}
 
 
+def test_a_version_the_meter_never_reads_may_carry_any_number(tmp_path):
+    """Step 10 (meter) judges only the records still standing: a negative length in a superseded or a voided
+    version is never read, so it quarantines nothing and fails no contract."""
+    write_dump(tmp_path / "raw", F, [
+        envelope(msg(-1, customerEventId="e1"), received_at=at(3)),
+        envelope(msg(7, customerEventId="e1"), received_at=at(4)),
+        envelope(msg(-5, alias="VOID", customerEventId="e2"), received_at=at(5)),
+        envelope(msg(-2, customerEventId="e3"), received_at=at(6)),
+    ])
+    r = run(tmp_path)
+    assert r.outcomes() == {
+        (F, 1, 0): ("superseded", None),
+        (F, 2, 0): ("billed", None),
+        (F, 3, 0): ("voided", None),
+        (F, 4, 0): ("quarantined", "invalid_value"),
+    }
+    # 7 characters x 0.001 = 0.007 -> 0.01
+    assert r.invoice_lines() == [
+        ("INV-202610-c_usd", "characters", Decimal("0.001"), Decimal(7), Decimal("0.01"), 1)]
+
+
 def test_missing_account_is_its_own_scope(tmp_path):
     write_dump(tmp_path / "raw", F, [
         envelope(msg(1, customerEventId="e1"), received_at=at(3), account="A"),

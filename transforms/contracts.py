@@ -5,7 +5,8 @@ these columns fails the contract.
 
 A contract states what the rules produce, so it never fails on a record the rules quarantined: a
 rule on a value (a non-negative price or quantity) applies to the lines without a reason (staging) or
-whose outcome is not ``quarantined`` (priced usage). Keys, types and the outcome rules apply to every
+whose outcome is not ``quarantined`` (priced usage; for a sequence quantity, which the meter reads
+after keys and status, the billed records). Keys, types and the outcome rules apply to every
 line.
 """
 
@@ -22,6 +23,13 @@ from transforms.raw.dump_files import SOURCES
 def _not_negative(column: str, applies: pl.Expr) -> pl.Expr:
     """``column`` is absent or not negative on the rows where ``applies`` (a rule's condition) holds."""
     return ~applies.fill_null(True) | pl.col(column).is_null() | (pl.col(column) >= 0)
+
+
+def _quantity_judged() -> pl.Expr:
+    """The records whose quantity the rules have judged: every record that stands, except that a sequence
+    quantity is read from ``eventProperties`` by the meter (step 10), after keys and status (steps 7–8),
+    so a superseded, duplicate, voided or unmetered sequence record may carry any number there."""
+    return (pl.col("outcome") == "billed") | ((pl.col("outcome") != "quarantined") & (pl.col("source") != "sequence"))
 
 
 RAW_LINES = pa.DataFrameSchema(
@@ -70,8 +78,8 @@ PRICED_USAGE = pa.DataFrameSchema(
     checks=[
         pa.Check(lambda d: d.lazyframe.select(_not_negative("unit_price", pl.col("outcome") != "quarantined")),
                  error="a record the rules did not quarantine has no negative unit price"),
-        pa.Check(lambda d: d.lazyframe.select(_not_negative("quantity", pl.col("outcome") != "quarantined")),
-                 error="a record the rules did not quarantine has no negative quantity"),
+        pa.Check(lambda d: d.lazyframe.select(_not_negative("quantity", _quantity_judged())),
+                 error="a record whose quantity the rules judged, and did not quarantine, has no negative quantity"),
         pa.Check(lambda d: d.lazyframe.select(
             (pl.col("outcome") == "quarantined") == pl.col("reason").is_not_null()),
             error="a record is quarantined exactly when it has a reason"),
