@@ -1,0 +1,1 @@
+"""Invoice lifecycle (SPEC §7): closing months, issuing numbered documents, and adjustments for late data."""
