@@ -31,14 +31,22 @@ EFFECTS = ("bill", "void")
 STATUS_SOURCES = ("tula",)
 
 COLUMNS = {
-    "customers.csv": ("customer_id", "name", "currency", "timezone"),
+    "customers.csv": ("customer_id", "name", "currency", "timezone", "address", "tax_id"),
     "customer_keys.csv": ("source", "source_customer_key", "customer_id"),
     "meters.csv": ("source", "event_type", "metric_id", "aggregation", "property"),
     "prices.csv": ("metric_id", "customer_id", "currency", "unit_price", "effective_from", "effective_to"),
     "statuses.csv": ("source", "status", "effect"),
+    "issuer.csv": ("name", "address", "tax_id", "number_prefix", "payment_terms_days"),
 }
 OPTIONAL = {("customers.csv", "timezone"), ("meters.csv", "property"), ("prices.csv", "customer_id"),
-            ("prices.csv", "effective_from"), ("prices.csv", "effective_to")}
+            ("prices.csv", "effective_from"), ("prices.csv", "effective_to"), ("customers.csv", "address"),
+            ("customers.csv", "tax_id"), ("issuer.csv", "address"), ("issuer.csv", "tax_id")}
+# Columns a file may leave out of its header (read as blank), and files a folder may leave out: a
+# reference folder from before the invoice lifecycle (SPEC §7) is still valid; closing needs issuer.csv.
+ABSENT_COLUMNS = {("customers.csv", "address"), ("customers.csv", "tax_id")}
+ABSENT_FILES = {"issuer.csv"}
+NUMBER_PREFIX = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,19}$"
+MAX_PAYMENT_TERMS_DAYS = 3650
 
 _DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
 _ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -65,6 +73,8 @@ class Reference:
     prices: metric_id, customer_id (null = default row), currency, unit_price Decimal(38, 18),
         effective_from Date, effective_to Date (null = open; from inclusive, to exclusive).
     statuses: source, status, effect.
+    issuer: one row of name, address, tax_id, number_prefix, payment_terms_days (Int32); None without
+        issuer.csv. customers also carry address and tax_id (null when blank or absent).
     """
 
     customers: pl.DataFrame
@@ -72,6 +82,7 @@ class Reference:
     meters: pl.DataFrame
     prices: pl.DataFrame
     statuses: pl.DataFrame
+    issuer: pl.DataFrame | None = None
 
 
 class _Problems:
@@ -100,7 +111,7 @@ def load_reference(directory: Path) -> Reference:
         for column in COLUMNS[file] if df is not None else ():
             if (file, column) not in OPTIONAL:
                 problems.flag(file, df, pl.col(column).is_null(), pl.lit(f"{column} is blank"))
-    customers, keys, meters, prices, statuses = frames.values()
+    customers, keys, meters, prices, statuses, issuer = frames.values()
     known = None if customers is None else customers.drop_nulls("customer_id").unique("customer_id", keep="first")
     if customers is not None:
         _check_currency(customers, "customers.csv", problems)
@@ -120,6 +131,8 @@ def load_reference(directory: Path) -> Reference:
         problems.flag("statuses.csv", statuses, ~pl.col("effect").is_in(EFFECTS),
                       pl.format("unknown effect '{}' (expected bill or void)", "effect"))
         _check_duplicates(statuses, "statuses.csv", ("source", "status"), problems)
+    if issuer is not None:
+        issuer = _check_issuer(issuer, problems)
 
     if found := problems.sorted():
         raise ReferenceDataError(found)
@@ -131,7 +144,26 @@ def load_reference(directory: Path) -> Reference:
         meters=meters.select(COLUMNS["meters.csv"]),
         prices=prices.select(COLUMNS["prices.csv"]),
         statuses=statuses.select(COLUMNS["statuses.csv"]),
+        issuer=None if issuer is None else issuer.select(COLUMNS["issuer.csv"]),
     )
+
+
+def _check_issuer(issuer: pl.DataFrame, problems: _Problems) -> pl.DataFrame:
+    """One row; a number prefix that makes a document number; payment terms in whole days."""
+    file = "issuer.csv"
+    if issuer.is_empty():
+        problems.add(file, None, "no issuer row: issuer.csv holds exactly one")
+    problems.flag(file, issuer.slice(1), pl.lit(True), pl.lit("a second issuer row: issuer.csv holds exactly one"))
+    problems.flag(file, issuer, pl.col("number_prefix").is_not_null() & ~pl.col("number_prefix").str.contains(NUMBER_PREFIX),
+                  pl.format("number_prefix '{}' is not 1 to 20 letters, digits, '-' or '_' (starting with a letter "
+                            "or digit)", "number_prefix"))
+    terms = pl.col("payment_terms_days").cast(pl.Int32, strict=False)
+    problems.flag(file, issuer, pl.col("payment_terms_days").is_not_null()
+                  & (~pl.col("payment_terms_days").str.contains(r"^[0-9]+$") | terms.is_null()
+                     | (terms > MAX_PAYMENT_TERMS_DAYS)),
+                  pl.format(f"payment_terms_days '{{}}' is not a whole number of days from 0 to "
+                            f"{MAX_PAYMENT_TERMS_DAYS}", "payment_terms_days"))
+    return issuer.with_columns(payment_terms_days=terms)
 
 
 def _read_csv(path: Path, problems: _Problems) -> pl.DataFrame | None:
@@ -144,7 +176,8 @@ def _read_csv(path: Path, problems: _Problems) -> pl.DataFrame | None:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
-        problems.add(file, None, f"file not found in {path.parent}")
+        if file not in ABSENT_FILES:
+            problems.add(file, None, f"file not found in {path.parent}")
         return None
     except UnicodeDecodeError as e:
         problems.add(file, e.object[: e.start].count(b"\n") + 1, "not valid UTF-8")
@@ -153,7 +186,7 @@ def _read_csv(path: Path, problems: _Problems) -> pl.DataFrame | None:
     records: list[list[object]] = []
     try:
         header = [name.strip() for name in next(reader, [])]
-        missing = [c for c in expected if c not in header]
+        missing = [c for c in expected if c not in header and (file, c) not in ABSENT_COLUMNS]
         unexpected = [c or "(blank)" for c in header if c not in expected]
         repeated = sorted({c for c in header if header.count(c) > 1})
         for label, names in (("missing", missing), ("unexpected", unexpected), ("repeated", repeated)):
@@ -171,7 +204,7 @@ def _read_csv(path: Path, problems: _Problems) -> pl.DataFrame | None:
                 problems.add(file, row, f"has {len(cells)} cells, expected {len(header)}")
                 continue
             values = dict(zip(header, cells))
-            records.append([row, *(values[c] or None for c in expected)])
+            records.append([row, *(values.get(c) or None for c in expected)])
     except csv.Error as e:
         problems.add(file, reader.line_num, f"malformed CSV: {e}")
         return None
