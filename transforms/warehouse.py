@@ -20,8 +20,9 @@ import threading
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
-from transforms import audit, intermediate, marts
+from transforms import audit, intermediate, lifecycle, marts
 from transforms.changes import (
     CHANGED_LINES,
     Pending,
@@ -45,7 +46,8 @@ from transforms.transactions import transaction
 RECORD_TABLES = RECORD_VIEWS  # one row per usage line or record: changed lines replaced
 SUMMARY_TABLES = ("invoices", "invoice_lines", "reconciliation")  # small: copied whole
 PUBLISHED_TABLES = (*SUMMARY_TABLES, *RECORD_TABLES)  # the five tables of SPEC §5
-DOCUMENT_TABLES = ("customers",)  # what the invoice documents read beside them; small: copied whole
+# What the documents read beside them (customers), and the invoice lifecycle (SPEC §7): copied whole.
+DOCUMENT_TABLES = ("customers", "documents", "document_lines", "document_line_records")
 
 
 def missing_published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -76,10 +78,13 @@ def connect_state(db: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.
     con.execute(read_sql(staging_common.__file__, "macros.sql"))
     con.execute(read_sql(intermediate.__file__, "staged_lines.sql"))
     con.execute(read_sql(__file__, "warehouse.sql"))
+    con.execute(read_sql(lifecycle.__file__, "schema.sql"))
     return con
 
 
-REFERENCE_TABLES = ("customers", "customer_keys", "meters", "prices", "statuses")
+REFERENCE_TABLES = ("customers", "customer_keys", "meters", "prices", "statuses", "issuer")
+NO_ISSUER = pl.DataFrame(schema={"name": pl.String, "address": pl.String, "tax_id": pl.String,
+                                 "number_prefix": pl.String, "payment_terms_days": pl.Int32})
 
 
 def write_reference(con: duckdb.DuckDBPyConnection, reference: Reference) -> None:
@@ -89,16 +94,21 @@ def write_reference(con: duckdb.DuckDBPyConnection, reference: Reference) -> Non
         return
     with transaction(con):
         for name in REFERENCE_TABLES:
-            con.register("reference_frame", getattr(reference, name))
+            con.register("reference_frame", _frame(reference, name))
             con.execute(f"CREATE OR REPLACE TABLE ref_{name} AS SELECT * FROM reference_frame")
             con.unregister("reference_frame")
         con.execute("CREATE OR REPLACE TABLE ref_fingerprint AS SELECT ? AS sha256", [fingerprint])
 
 
+def _frame(reference: Reference, name: str) -> pl.DataFrame:
+    frame = getattr(reference, name)
+    return NO_ISSUER if frame is None else frame
+
+
 def reference_fingerprint(reference: Reference) -> str:
     digest = hashlib.sha256()
     for name in REFERENCE_TABLES:
-        frame = getattr(reference, name)
+        frame = _frame(reference, name)
         digest.update(f"{name}\n{frame.schema}\n".encode())
         digest.update(frame.write_csv().encode())
     return digest.hexdigest()
@@ -127,9 +137,11 @@ def publish(con: duckdb.DuckDBPyConnection, db: Path, prepared: PublishedCopy | 
         raise
     change = pending(con, "publish")
     writes, published = con.sql("SELECT writes, published FROM int_invoice_writes").fetchall()[0]
+    lifecycle_writes, lifecycle_published = con.sql("SELECT writes, published FROM lc_writes").fetchall()[0]
     described = description.fingerprint()
     published_description = con.sql("SELECT any_value(sha256) FROM int_published_description").fetchall()[0][0]
-    if db.exists() and change is None and writes == published and described == published_description:
+    if (db.exists() and change is None and writes == published and lifecycle_writes == lifecycle_published
+            and described == published_description):
         if prepared is not None:
             prepared.discard()
         return False
@@ -146,6 +158,7 @@ def publish(con: duckdb.DuckDBPyConnection, db: Path, prepared: PublishedCopy | 
         if change is not None:
             mark_applied(con, "publish", change)
         con.execute("UPDATE int_invoice_writes SET published = ?", [writes])
+        con.execute("UPDATE lc_writes SET published = ?", [lifecycle_writes])
         con.execute("DELETE FROM int_published_description")
         con.execute("INSERT INTO int_published_description VALUES (?)", [described])
     return True

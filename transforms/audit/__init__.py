@@ -9,7 +9,8 @@ scope's marker changes whenever the data its checks read change:
   and fails again, on every later run until its cause is gone;
 - ``changes``: the newest load and the newest change of the priced usage (priced-usage contract,
   conservation between staged lines, priced usage and the reconciliation);
-- ``invoices``: the number of invoice rewrites (invoice contracts and invariants).
+- ``invoices``: the number of invoice rewrites (invoice contracts and invariants);
+- ``documents``: the number of rewrites of the lifecycle tables (issued documents, drafts, adjustments).
 
 ``refusal`` is the gate: publishing stops when a recorded result failed, or was taken on other data
 than the working database now holds; with ``require_all`` (every Dagster publication) a check
@@ -31,8 +32,8 @@ import polars as pl
 from transforms.raw.dump_files import SOURCES
 from transforms.sql_files import read_sql
 
-LOADS, CHANGES, INVOICES = "loads", "changes", "invoices"
-EMPTY = {LOADS: "0", CHANGES: "0:0", INVOICES: "0"}  # nothing written yet: nothing to check
+LOADS, CHANGES, INVOICES, DOCUMENTS = "loads", "changes", "invoices", "documents"
+EMPTY = {LOADS: "0", CHANGES: "0:0", INVOICES: "0", DOCUMENTS: "0"}  # nothing written yet: nothing to check
 
 # Every blocking check, '<asset key>:<check name>', and its scope. dagster_project/checks.py defines
 # exactly these (a test holds the two together).
@@ -48,6 +49,7 @@ CHECKS: dict[str, str] = {
     "marts/invoices:pandera_contract": INVOICES,
     "marts/invoices:total_is_sum_of_lines": INVOICES,
     "marts/invoices:billed_usage_is_invoiced": INVOICES,
+    "lifecycle/documents:issued_plus_pending_is_recomputed": DOCUMENTS,
 }
 
 # The SQL invariants: a check passes when its query returns no rows; the rows it returns are shown.
@@ -58,6 +60,7 @@ VIOLATIONS = {
     "total_is_sum_of_lines": "total_is_sum_of_lines.sql",
     "billed_usage_is_invoiced": "billed_usage_is_invoiced.sql",
     "raw_lines_are_staged": "raw_lines_are_staged.sql",
+    "issued_plus_pending_is_recomputed": "issued_plus_pending_is_recomputed.sql",
 }
 DETAIL_CHARS = 2000
 
@@ -73,7 +76,7 @@ def create_audit_tables(con: duckdb.DuckDBPyConnection) -> None:
 def markers(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """The current marker of every scope."""
     row = con.sql(read_sql(__file__, "markers.sql")).fetchall()[0]
-    return dict(zip((LOADS, CHANGES, INVOICES), row, strict=True))
+    return dict(zip((LOADS, CHANGES, INVOICES, DOCUMENTS), row, strict=True))
 
 
 def marker(con: duckdb.DuckDBPyConnection, scope: str) -> str:

@@ -78,7 +78,7 @@ def issued_pdf(document: Mapping, lines: Sequence[Mapping]) -> bytes:
     ValueError for an unknown kind, a note that names no invoice it corrects, or a total that is not the
     sum of the line amounts (such a document must never reach a customer); the formatting helpers raise
     for an unknown currency or an amount with more digits than the currency's minor unit."""
-    kind, number, currency = document["kind"], document["number"], document["currency"]
+    kind, number, currency = document["kind"], document["document_number"], document["currency"]
     if kind not in TITLES:
         raise ValueError(f"{number}: unknown document kind {kind!r}")
     if kind != "invoice" and not document.get("corrects"):
@@ -106,7 +106,7 @@ def _story(document: Mapping, lines: Sequence[Mapping], currency: str) -> list:
                 _labelled("Customer ID", document["customer_id"]), _markup(document.get("customer_address")),
                 _labelled("Tax ID", document.get("customer_tax_id"))]
     last_day = document["period_end"] - timedelta(days=1)
-    facts = [("Number", document["number"]), ("Issue date", document["issue_date"].isoformat()),
+    facts = [("Number", document["document_number"]), ("Issue date", document["issue_date"].isoformat()),
              ("Due date", document["due_date"].isoformat()),
              ("Service period", f"{document['period_start'].isoformat()} – {last_day.isoformat()}")]
     blocks = Table(

@@ -85,6 +85,47 @@ COMMENT ON TABLE customers IS 'One row per customer of customers.csv (the refere
 COMMENT ON COLUMN customers.customer_id IS 'Customer id (customer_id of customers.csv), as in invoices.customer_id. Unique. Never NULL.';
 COMMENT ON COLUMN customers.name IS 'Customer name as invoice documents show it. Never NULL.';
 COMMENT ON COLUMN customers.timezone IS 'IANA time zone of the customer''s billing months (UTC when customers.csv leaves it blank). Never NULL.';
+COMMENT ON COLUMN customers.address IS 'Postal address as documents show it (customers.csv, optional; may span lines). NULL when not given.';
+COMMENT ON COLUMN customers.tax_id IS 'Tax id as documents show it (customers.csv, optional). NULL when not given.';
+-- documents (SPEC §7) ---------------------------------------------------------------------------------
+COMMENT ON TABLE documents IS 'One row per billing document: every issued invoice, credit note and debit note (never changed once issued), the pending adjustment (status draft) of a closed month whose figures changed since, and the draft invoice of every month not closed (its document_number is the invoice_id of invoices).';
+COMMENT ON COLUMN documents.document_number IS 'Issued: <prefix>-<yyyy>-<n>, gapless per prefix and issue year. Draft: INV-<yyyymm>-<customer_id> for an invoice, ADJ-<yyyymm>-<customer_id> for a pending note; a close replaces it with a number. Unique. Never NULL.';
+COMMENT ON COLUMN documents.kind IS 'invoice, credit_note (a pending or issued correction with a negative total) or debit_note. Never NULL.';
+COMMENT ON COLUMN documents.status IS 'issued (numbered, frozen, its PDF written once under <documents-dir>/issued/) or draft (recomputed by every run). Never NULL.';
+COMMENT ON COLUMN documents.customer_id IS 'Customer of the document (customer_id of customers.csv). Never NULL.';
+COMMENT ON COLUMN documents.period_start IS 'First day of the service period, the billing month in the customer''s time zone. Never NULL.';
+COMMENT ON COLUMN documents.period_end IS 'Day after the service period''s last day (exclusive). Never NULL.';
+COMMENT ON COLUMN documents.currency IS 'ISO 4217 code of every amount of the document. Never NULL.';
+COMMENT ON COLUMN documents.issue_date IS 'Issue date, from the close that issued it. NULL for drafts.';
+COMMENT ON COLUMN documents.due_date IS 'Issue date plus the issuer''s payment_terms_days. NULL for drafts.';
+COMMENT ON COLUMN documents.corrects IS 'For a credit or debit note: the number of the invoice of the same customer and month it corrects. NULL for invoices.';
+COMMENT ON COLUMN documents.total IS 'Sum of the document''s line amounts, in the currency''s minor unit; negative for a credit note. Never NULL.';
+COMMENT ON COLUMN documents.sha256 IS 'sha256 of the issued PDF''s bytes (also in <documents-dir>/issued/documents.sha256). NULL for drafts.';
+COMMENT ON COLUMN documents.issuer_name IS 'Issuer as issuer.csv of the close''s reference copy named it. NULL for drafts.';
+COMMENT ON COLUMN documents.issuer_address IS 'Issuer address as issued. NULL for drafts and when not given.';
+COMMENT ON COLUMN documents.issuer_tax_id IS 'Issuer tax id as issued. NULL for drafts and when not given.';
+COMMENT ON COLUMN documents.customer_name IS 'Customer name as the document shows it (issued: as the close''s reference copy had it). Never NULL.';
+COMMENT ON COLUMN documents.customer_address IS 'Customer address as the document shows it. NULL when not given.';
+COMMENT ON COLUMN documents.customer_tax_id IS 'Customer tax id as the document shows it. NULL when not given.';
+COMMENT ON TABLE document_lines IS 'One row per line of a document, keyed (metric_id, kind, tier, unit_price). A note''s line holds the differences: recomputed minus everything issued for its customer, month and key.';
+COMMENT ON COLUMN document_lines.document_number IS 'Document of the line (documents.document_number). Never NULL.';
+COMMENT ON COLUMN document_lines.metric_id IS 'Billable metric (metric_id of meters.csv). Never NULL.';
+COMMENT ON COLUMN document_lines.kind IS 'Line kind: usage for per-unit usage. Never NULL.';
+COMMENT ON COLUMN document_lines.tier IS 'Tier of a tiered price. NULL for per-unit usage.';
+COMMENT ON COLUMN document_lines.unit_price IS 'Unit price, exact. Never NULL.';
+COMMENT ON COLUMN document_lines.quantity IS 'Quantity, exact; on a note the difference (may be negative). Never NULL.';
+COMMENT ON COLUMN document_lines.amount IS 'Amount in the currency''s minor unit; on a note, the recomputed amount minus the issued amounts, each rounded half-to-even first. Never NULL.';
+COMMENT ON COLUMN document_lines.event_count IS 'Distinct records behind the line; on a note the difference. Never NULL.';
+COMMENT ON TABLE document_line_records IS 'Lineage of issued documents and pending adjustments: one row per record behind a line. An invoice line lists its billed records (billed); a note''s line the records whose addition (added) or removal (removed: voided, superseded, repriced, moved) made it, or all of them (kept) when only their figures changed. Draft invoices of open months lead to their records through usage_events.invoice_id.';
+COMMENT ON COLUMN document_line_records.document_number IS 'Document of the line. Never NULL.';
+COMMENT ON COLUMN document_line_records.metric_id IS 'Line key: metric. Never NULL.';
+COMMENT ON COLUMN document_line_records.kind IS 'Line key: kind. Never NULL.';
+COMMENT ON COLUMN document_line_records.tier IS 'Line key: tier. NULL for per-unit usage.';
+COMMENT ON COLUMN document_line_records.unit_price IS 'Line key: unit price. Never NULL.';
+COMMENT ON COLUMN document_line_records.source_file IS 'Dump file of the record, relative to the raw folder. Never NULL.';
+COMMENT ON COLUMN document_line_records.line_number IS 'Line of the record in its file, from 1. Never NULL.';
+COMMENT ON COLUMN document_line_records.record_index IS 'Index of the record in a paygentic batch, else 0. Never NULL.';
+COMMENT ON COLUMN document_line_records.change IS 'billed, added, removed or kept (see the table comment). Never NULL.';
 
 -- revenue_month_over_month -------------------------------------------------------------------------
 COMMENT ON VIEW revenue_month_over_month IS 'One row per customer × currency × month, from the customer''s first invoiced month to the newest invoiced month in the warehouse, with the previous month''s total and the change. A month without an invoice counts as 0, so for each currency and month sum(change) is that month''s revenue minus the previous month''s.';

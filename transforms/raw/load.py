@@ -7,7 +7,7 @@ rewritten in place is refused (``transforms.raw.refused``), so its lines are nev
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,14 @@ from transforms.raw.redact import redact_lines
 from transforms.raw.refused import CHANGED, Refused, save_refused
 from transforms.sql_files import read_sql
 from transforms.transactions import transaction
+
+
+class MissingFiles(Exception):
+    """Dump files a close file records that are not in the raw folder with the bytes it records."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = paths
+        super().__init__(", ".join(paths))
 
 
 @dataclass
@@ -56,11 +64,21 @@ BATCH_BYTES = 64 << 20
 
 
 def load_raw_dir(con: duckdb.DuckDBPyConnection, raw_dir: Path,
-                 on_file: Callable[[int, int, DumpFile], None] | None = None) -> LoadReport:
+                 on_file: Callable[[int, int, DumpFile], None] | None = None,
+                 only: Mapping[str, str] | None = None) -> LoadReport:
     """Load every new dump file under ``raw_dir`` and keep what was refused, found or read, for the run
-    summary and `tally status` (``raw_refused_files``: this load's refusals replace the last load's)."""
+    summary and `tally status` (``raw_refused_files``: this load's refusals replace the last load's).
+
+    ``only`` (path -> sha256, a close file's files) loads exactly those files and nothing else: each must be
+    found with those bytes, else ``MissingFiles`` names them and nothing is loaded."""
     create_raw_tables(con)
     found = discover_dump_files(raw_dir, known_hashes(con))
+    if only is not None:
+        files = [f for f in found.files if only.get(f.source_file) == f.sha256]
+        missing = sorted(set(only) - {f.source_file for f in files})
+        if missing:
+            raise MissingFiles(missing)
+        return load_dump_files(con, files, on_file)
     report = load_dump_files(con, found.files, on_file)
     report.refused = sorted([*found.refused, *report.refused], key=lambda r: r.source_file)
     save_refused(con, report.refused)
