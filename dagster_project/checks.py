@@ -142,6 +142,9 @@ checks = [
               "Every invoice total equals the sum of its line amounts; every line belongs to an invoice."),
     sql_check(["marts", "invoices"], "billed_usage_is_invoiced",
               "Every billed usage line is on an invoice line of its customer, month, metric and unit price."),
+    sql_check(["lifecycle", "documents"], "issued_plus_pending_is_recomputed",
+              "For every closed month, customer and line: everything issued for it plus its pending adjustment "
+              "equals the month recomputed, to the cent."),
 ]
 
 # The publication gate knows every blocking check by key: the two lists are one.

@@ -2,6 +2,7 @@
 
 
 import hashlib
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,20 +17,30 @@ TRIGGER_TAG = "tally/trigger"
 PRICED_USAGE = dg.AssetKey(["intermediate", "priced_usage"])
 
 INVOICE_ASSETS = (["marts", "invoice_lines"], ["marts", "invoices"])
-PUBLISHED_ASSETS = (["publish", "warehouse"], ["publish", "invoice_documents"])
+PUBLISHED_ASSETS = (["publish", "warehouse"], ["publish", "invoice_documents"], ["publish", "issued_documents"])
+LIFECYCLE_DOCUMENTS = ["lifecycle", "documents"]
+CLOSE_ASSETS = (["lifecycle", "close_file"], ["lifecycle", "issued_documents"], LIFECYCLE_DOCUMENTS)
 
 load_job = dg.define_asset_job(
     "load",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*INVOICE_ASSETS),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*INVOICE_ASSETS, *CLOSE_ASSETS),
     description="Loads new dump files and rebuilds every unpartitioned table, then publishes the warehouse "
                 "and brings the invoice documents up to date with it.",
 )
 
 invoice_job = dg.define_asset_job(
     "invoice",
-    selection=dg.AssetSelection.assets(*INVOICE_ASSETS, *PUBLISHED_ASSETS),
-    description="Builds the invoices of one or more billing months, publishes the warehouse, then brings the "
-                "invoice documents up to date with it.",
+    selection=dg.AssetSelection.assets(*INVOICE_ASSETS, LIFECYCLE_DOCUMENTS, *PUBLISHED_ASSETS),
+    description="Builds the invoices of one or more billing months and the drafts and pending adjustments, "
+                "publishes the warehouse, then brings the documents up to date with it.",
+)
+
+close_job = dg.define_asset_job(
+    "close",
+    selection=dg.AssetSelection.assets(*CLOSE_ASSETS, *PUBLISHED_ASSETS),
+    description="Closes one billing month (SPEC §7): writes its close file (issue date as run config), issues "
+                "its invoices and the pending adjustments of the months closed before, publishes, and writes "
+                "the issued documents. Load first: the close records what the working database holds.",
 )
 
 daily_load_schedule = dg.ScheduleDefinition(
@@ -96,3 +107,21 @@ def new_dump_files_sensor(context: dg.SensorEvaluationContext, warehouse: TallyW
         return dg.SkipReason("no new dump files")
     context.update_cursor("\n".join(sorted(current)))
     return dg.RunRequest(run_key="files-" + hashlib.sha256("\n".join(new).encode()).hexdigest()[:16])
+
+
+def close_grace_days() -> int:
+    """Days after a month ends before `monthly_close` closes it (env TALLY_CLOSE_GRACE_DAYS, default 3):
+    the time late dump files have to arrive before the month is issued."""
+    return int(os.environ.get("TALLY_CLOSE_GRACE_DAYS", "3"))
+
+
+@dg.schedule(name="monthly_close", job=close_job, cron_schedule=f"0 6 {1 + close_grace_days()} * *",
+             execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED)
+def monthly_close_schedule(context: dg.ScheduleEvaluationContext):
+    """Off until turned on. The grace period after a month ends, closes it with the tick's date as issue
+    date; the daily load has loaded what arrived by then."""
+    tick = context.scheduled_execution_time
+    month = (tick.replace(day=1) - timedelta(days=1)).replace(day=1).date().isoformat()
+    add_billing_months(context.instance, [month])
+    return dg.RunRequest(run_key=f"close-{month}", partition_key=month, run_config={
+        "ops": {"lifecycle__close_file": {"config": {"issue_date": tick.date().isoformat()}}}})

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import PrivateAttr
 
+from transforms.lifecycle.control import DEFAULT_CONTROL_DIR
 from transforms.memory import DEFAULT_MEMORY_LIMIT
 
 if TYPE_CHECKING:
@@ -26,13 +27,18 @@ LOCK_WAIT_SECONDS = 5.0  # a reader such as `tally status` holds the working dat
 class TallyWarehouse(dg.ConfigurableResource):
     """Paths of one tally installation (the working database sits beside the published warehouse), and
     the memory DuckDB may use before it spills to disk. ``documents_dir`` holds the invoice documents;
-    blank means ``invoices/`` beside the warehouse file (``data/invoices`` by default)."""
+    blank means ``invoices/`` beside the warehouse file (``data/invoices`` by default). ``control_dir``
+    holds the close files (SPEC §7)."""
 
     raw_dir: str = DEFAULT_RAW_DIR
     reference_dir: str = DEFAULT_REFERENCE_DIR
     db: str = DEFAULT_DB
     memory_limit: str = DEFAULT_MEMORY_LIMIT
     documents_dir: str = ""
+    control_dir: str = DEFAULT_CONTROL_DIR
+    # A close file whose inputs alone are loaded (its files, its reference copy): set by the runner while it
+    # issues a close file the working database has not issued yet (SPEC §7, reproducible from empty).
+    only_close: str = ""
     _keep_open: bool = PrivateAttr(default=False)
     _open: Any = PrivateAttr(default=None)  # the run's connection to the working database
     _copy: Any = PrivateAttr(default=None)  # a copy of the published file, started for this run's publication
@@ -45,6 +51,7 @@ class TallyWarehouse(dg.ConfigurableResource):
             db=os.environ.get("TALLY_DB", DEFAULT_DB),
             memory_limit=os.environ.get("TALLY_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT),
             documents_dir=os.environ.get("TALLY_DOCUMENTS_DIR", ""),
+            control_dir=os.environ.get("TALLY_CONTROL_DIR", DEFAULT_CONTROL_DIR),
         )
 
     def documents_path(self) -> Path:

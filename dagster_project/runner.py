@@ -12,10 +12,13 @@ import polars as pl
 
 from dagster_project import progress, run_lock
 from dagster_project.definitions import build_definitions
-from dagster_project.jobs import TRIGGER_TAG
+from dagster_project import replay
+from dagster_project.assets.lifecycle import REFUSED_TAG
+from dagster_project.jobs import PUBLISHED_ASSETS, TRIGGER_TAG
 from dagster_project.partitions import BILLING_MONTHS, add_billing_months, covering_range
 from dagster_project.progress import progress_logger
 from dagster_project.resources import DEFAULT_MEMORY_LIMIT, TallyWarehouse
+from transforms.lifecycle.control import DEFAULT_CONTROL_DIR
 from transforms.marts import stale_periods
 from transforms.raw.refused import Refused, read_refused
 from transforms.runs import record_run
@@ -24,7 +27,8 @@ from transforms.warehouse import file_identity
 PROGRESS = {"loggers": {"progress": {}}}
 PUBLISH = dg.AssetKey(["publish", "warehouse"])
 DOCUMENTS = dg.AssetKey(["publish", "invoice_documents"])
-DOCUMENTS_STEP = "publish__invoice_documents"
+PUBLISHED = tuple(dg.AssetKey(key) for key in PUBLISHED_ASSETS)
+DOCUMENT_STEPS = ("publish__invoice_documents", "publish__issued_documents")
 UNCHANGED = "Nothing was published: the warehouse file is left as it was."
 _LOCKED = re.compile(r'Could not set lock on file "(?P<file>[^"]+)".*?PID (?P<pid>[0-9]+)', re.DOTALL)
 
@@ -32,12 +36,14 @@ _LOCKED = re.compile(r'Could not set lock on file "(?P<file>[^"]+)".*?PID (?P<pi
 class RunFailed(Exception):
     """The run cannot be trusted; the published warehouse was left as it was. ``next_step`` says what to do."""
 
-    def __init__(self, problem: str, next_step: str = "", locked: bool = False, published: bool = False) -> None:
+    def __init__(self, problem: str, next_step: str = "", locked: bool = False, published: bool = False,
+                 refused: bool = False) -> None:
         super().__init__(problem)
         self.problem = problem
         self.next_step = next_step
         self.locked = locked  # the working database was locked by another process: the run could not log
         self.published = published  # the warehouse was published; a later step (the documents) failed
+        self.refused = refused  # a close the lifecycle does not allow (a mistake in the command: exit 2)
 
 
 @dataclass
@@ -64,12 +70,15 @@ class Summary:
 
 
 def run_pipeline(raw_dir: Path, reference_dir: Path, db: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT,
-                 instance: dg.DagsterInstance | None = None, documents_dir: Path | None = None) -> Summary:
-    """Load, invoice the stale months, publish, and bring the invoice documents up to date with the
-    published warehouse, holding the run lock of ``db`` throughout; every run is written to the run log
-    of the working database, a failed one with its reason."""
+                 instance: dg.DagsterInstance | None = None, documents_dir: Path | None = None,
+                 control_dir: Path | None = None, close: tuple[date, date] | None = None) -> Summary:
+    """Issue the close files not issued yet, load, invoice the stale months, publish, and bring the
+    documents up to date with the published warehouse, holding the run lock of ``db`` throughout; with
+    ``close`` (month, issue date), then close that month (``tally close``). Every run is written to the run
+    log of the working database, a failed one with its reason."""
     warehouse = TallyWarehouse(raw_dir=str(raw_dir), reference_dir=str(reference_dir), db=str(db),
-                               memory_limit=memory_limit, documents_dir=str(documents_dir or ""))
+                               memory_limit=memory_limit, documents_dir=str(documents_dir or ""),
+                               control_dir=str(control_dir or DEFAULT_CONTROL_DIR))
     try:
         with run_lock.exclusive(db):
             started = datetime.now(UTC)
@@ -77,7 +86,7 @@ def run_pipeline(raw_dir: Path, reference_dir: Path, db: Path, memory_limit: str
             periods: list[date] = []
             try:
                 try:
-                    periods, summary = _run(warehouse, db, instance)
+                    periods, summary = _run(warehouse, db, instance, close)
                 except duckdb.Error as error:  # the runner's own reads between the jobs
                     raise _explain_step_problem(None, _without_class(str(error))) from None
             except RunFailed as failure:
@@ -90,25 +99,13 @@ def run_pipeline(raw_dir: Path, reference_dir: Path, db: Path, memory_limit: str
         raise RunFailed(str(busy)) from None
 
 
-def _run(warehouse: TallyWarehouse, db: Path, instance: dg.DagsterInstance | None) -> tuple[list[date], Summary]:
-    defs = build_definitions(warehouse, loggers={"progress": progress_logger})
+def _run(warehouse: TallyWarehouse, db: Path, instance: dg.DagsterInstance | None,
+         close: tuple[date, date] | None = None) -> tuple[list[date], Summary]:
     instance = instance or (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral())
-    load = defs.resolve_job_def("load")
-    unpublished = [key for key in load.asset_layer.executable_asset_keys if key not in (PUBLISH, DOCUMENTS)]
-    _execute(load, instance, asset_selection=unpublished)
-    periods, months = _billing_periods(warehouse, instance)
-    if periods:
-        try:
-            _execute(defs.resolve_job_def("invoice"), instance, tags={
-                "dagster/asset_partition_range_start": months[0],
-                "dagster/asset_partition_range_end": months[-1],
-            })
-        except RunFailed as failure:
-            if not (failure.locked or failure.published):
-                _mark_stale(warehouse, periods)
-            raise
-    else:
-        _execute(load, instance, asset_selection=[PUBLISH, DOCUMENTS])
+    replay.issue_pending_closes(warehouse, instance, _bring_up_to_date, _execute, RunFailed)
+    periods = _bring_up_to_date(warehouse, instance, publish=True)
+    if close is not None:
+        _close(warehouse, instance, *close)
     with warehouse.connect() as con:
         reconciliation = con.sql("SELECT * FROM reconciliation ORDER BY source").pl()
         written, total = con.sql(
@@ -116,6 +113,40 @@ def _run(warehouse: TallyWarehouse, db: Path, instance: dg.DagsterInstance | Non
         ).fetchall()[0]
         refused = read_refused(con)
     return periods, Summary(reconciliation, written, total, periods, db, refused)
+
+
+def _bring_up_to_date(warehouse: TallyWarehouse, instance: dg.DagsterInstance, publish: bool) -> list[date]:
+    """Load what is new, invoice the months it made stale, and (``publish``) publish and write the
+    documents; returns the months invoiced."""
+    defs = build_definitions(warehouse, loggers={"progress": progress_logger})
+    load = defs.resolve_job_def("load")
+    unpublished = [key for key in load.asset_layer.executable_asset_keys if key not in PUBLISHED]
+    _execute(load, instance, asset_selection=unpublished)
+    periods, months = _billing_periods(warehouse, instance)
+    if periods:
+        invoice = defs.resolve_job_def("invoice")
+        selection = None if publish else [k for k in invoice.asset_layer.executable_asset_keys if k not in PUBLISHED]
+        try:
+            _execute(invoice, instance, tags={
+                "dagster/asset_partition_range_start": months[0],
+                "dagster/asset_partition_range_end": months[-1],
+            }, asset_selection=selection)
+        except RunFailed as failure:
+            if not (failure.locked or failure.published):
+                _mark_stale(warehouse, periods)
+            raise
+    elif publish:
+        _execute(load, instance, asset_selection=list(PUBLISHED))
+    return periods
+
+
+def _close(warehouse: TallyWarehouse, instance: dg.DagsterInstance, month: date, issue_date: date) -> None:
+    """Close ``month`` through the Dagster close job: its close file, its documents, publishing."""
+    key = month.isoformat()
+    add_billing_months(instance, [key])
+    defs = build_definitions(warehouse, loggers={"progress": progress_logger})
+    _execute(defs.resolve_job_def("close"), instance, partition_key=key,
+             run_config={"ops": {"lifecycle__close_file": {"config": {"issue_date": issue_date.isoformat()}}}})
 
 
 def _mark_stale(warehouse: TallyWarehouse, periods: list[date]) -> None:
@@ -138,14 +169,16 @@ def _log_run(warehouse: TallyWarehouse, started: datetime, succeeded: bool, peri
         pass
 
 
-def _execute(job, instance, tags: dict | None = None, asset_selection=None) -> None:
+def _execute(job, instance, tags: dict | None = None, asset_selection=None, partition_key: str | None = None,
+             run_config: dict | None = None) -> None:
     progress.job_started(job.name, _step_count(job, asset_selection))
     result = job.execute_in_process(
         instance=instance,
         tags={**(tags or {}), TRIGGER_TAG: "cli"},
-        run_config=PROGRESS,
+        run_config={**PROGRESS, **(run_config or {})},
         raise_on_error=False,
         asset_selection=asset_selection,
+        partition_key=partition_key,
     )
     # A failed blocking check also fails its step: report the check, which says more than the step.
     failed_checks = [
@@ -173,6 +206,9 @@ def _step_failure(result) -> RunFailed:
         user = data.user_failure_data
         if user is not None and user.description:
             problem = user.description.strip()
+            if REFUSED_TAG in (user.metadata or {}):
+                return RunFailed(problem, "Nothing was closed or issued; the run before it published as usual.",
+                                 refused=True)
         else:
             error = data.error
             while error is not None and error.cause is not None and error.cls_name.startswith("Dagster"):
@@ -203,7 +239,7 @@ def _explain_step_problem(step: str | None, problem: str) -> RunFailed:
         return RunFailed(problem, UNCHANGED)
     if "Out of Memory" in problem or "failed to pin block" in problem:  # the latter when a commit runs out
         return _out_of_memory(step, problem)
-    if step == DOCUMENTS_STEP:
+    if step in DOCUMENT_STEPS:
         return RunFailed(f"step {step} failed: {problem}",
                          "The warehouse was published; the invoice documents may not match it yet. Fix the cause "
                          "and run tally again: every run brings the documents up to date with the published "

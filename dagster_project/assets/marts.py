@@ -102,10 +102,10 @@ def _totals(invoices: pl.DataFrame) -> str:
 
 @dg.asset(
     key=["publish", "warehouse"],
-    deps=[["marts", name] for name in (*GRAINS, "invoice_lines", "invoices")],
+    deps=[*(["marts", name] for name in (*GRAINS, "invoice_lines", "invoices")), ["lifecycle", "documents"]],
     group_name="publish",
-    description="The warehouse file analysts open: the five mart tables and the customers the invoice "
-                "documents name, swapped in atomically.",
+    description="The warehouse file analysts open: the five mart tables, the customers the invoice "
+                "documents name, and the documents of the invoice lifecycle, swapped in atomically.",
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: TallyWarehouse) -> dg.MaterializeResult:
     """One file: the mart tables, published by renaming a new file over the old one. Refuses a file that is

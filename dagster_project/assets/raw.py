@@ -17,7 +17,8 @@ from dagster_project.metadata import LOAD_ID_KEY, markdown_table, table_metadata
 from dagster_project.progress import file_progress
 from dagster_project.resources import TallyWarehouse
 from transforms.raw.dump_files import SOURCES, RawDirError, check_raw_dir
-from transforms.raw.load import load_raw_dir, raw_table
+from transforms.lifecycle.control import read_close
+from transforms.raw.load import MissingFiles, load_raw_dir, raw_table
 from transforms.raw.refused import Refused
 
 FILES_READABLE = "files_readable"
@@ -59,8 +60,17 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: TallyWarehouse):
             reported = time.monotonic()
             context.log.debug(file_progress(done, total, dump.source_file))
 
+    only = None
+    if warehouse.only_close:
+        only = read_close(Path(warehouse.only_close)).files
     with warehouse.connect() as con:
-        report = load_raw_dir(con, raw_dir, on_file)
+        try:
+            report = load_raw_dir(con, raw_dir, on_file, only)
+        except MissingFiles as missing:
+            raise dg.Failure(
+                f"close file {warehouse.only_close} records dump files that are not in {raw_dir} with the bytes it "
+                f"records: {', '.join(missing.paths[:10])}. Close files are computed from exactly those files: "
+                "restore them (dump files are kept, never edited) and run tally again.") from None
         context.log.info(
             f"loaded {len(report.loaded)} new dump files, skipped {len(report.skipped)} already loaded"
         )

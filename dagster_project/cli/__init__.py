@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dagster_project.cli import explain, generate, invoice, run, status
+from dagster_project.cli import close, explain, generate, invoice, run, status
 from dagster_project.cli.common import CommandError, report
 
-COMMANDS = (run, status, explain, invoice, generate)
+COMMANDS = (run, close, status, explain, invoice, generate)
 DESCRIPTION = """\
 tally turns raw usage-event dumps from four billing vendors (samplehc, tula, sequence, paygentic) into
 exact monthly invoices in a DuckDB warehouse that analysts open read-only. Every raw record gets one
@@ -18,6 +18,7 @@ EPILOG = """\
 examples:
   tally run                                  bill data/raw with data/reference into data/warehouse.duckdb
   tally run --raw-dir dumps --db out/wh.duckdb --memory-limit 4GB
+  tally close 2026-09 --issue-date 2026-10-03  run, then issue September's invoices and pending notes
   tally status                               what is loaded, the last run, outcomes, invoices by month
   tally explain INV-202610-acme              an invoice's lines and the raw records behind each
   tally explain INV-202610-acme --all        ... with every record, not the first 20 per line
@@ -32,6 +33,7 @@ environment variables (an option given on the command line wins):
   TALLY_DB             warehouse file of run, status, explain, invoice (default data/warehouse.duckdb)
   TALLY_MEMORY_LIMIT   DuckDB memory before spilling to disk, for `tally run` (default 512MB)
   TALLY_DOCUMENTS_DIR  invoice documents folder of `tally run` (default invoices/ beside the warehouse)
+  TALLY_CONTROL_DIR    close files of `tally close` and `tally run` (default data/control)
   DAGSTER_HOME         a Dagster instance folder: runs are recorded there and shown in the UI
                        (dagster dev -m dagster_project), and `tally status` shows the newest
 

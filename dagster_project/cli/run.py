@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Self
 
@@ -21,6 +22,7 @@ from rich.progress import (
 from dagster_project.cli import guards
 from dagster_project.cli.common import EXIT_REFUSED, EXIT_USAGE, CommandError, add_db_option, console
 from dagster_project.resources import (
+    DEFAULT_CONTROL_DIR,
     DEFAULT_MEMORY_LIMIT,
     DEFAULT_RAW_DIR,
     DEFAULT_REFERENCE_DIR,
@@ -59,6 +61,12 @@ def memory_limit(value: str) -> str:
 def add_parser(commands) -> None:
     parser = commands.add_parser("run", help=HELP, description=DESCRIPTION,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_options(parser)
+    parser.set_defaults(handler=command)
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options of `tally run`, which `tally close` takes too."""
     parser.add_argument("--raw-dir", type=Path, default=Path(os.environ.get("TALLY_RAW_DIR", DEFAULT_RAW_DIR)),
                         metavar="DIR",
                         help="dump folder with one subfolder per source: "
@@ -74,7 +82,10 @@ def add_parser(commands) -> None:
     parser.add_argument("--documents-dir", type=Path, default=_env_path("TALLY_DOCUMENTS_DIR"), metavar="DIR",
                         help="folder of the invoice documents, one subfolder per month (env TALLY_DOCUMENTS_DIR, "
                              "default invoices/ beside the warehouse)")
-    parser.set_defaults(handler=command)
+    parser.add_argument("--control-dir", type=Path,
+                        default=Path(os.environ.get("TALLY_CONTROL_DIR", DEFAULT_CONTROL_DIR)), metavar="DIR",
+                        help="folder of the close files: every run issues those not issued yet "
+                             "(env TALLY_CONTROL_DIR, default %(default)s)")
 
 
 def _env_path(name: str) -> Path | None:
@@ -83,6 +94,12 @@ def _env_path(name: str) -> Path | None:
 
 
 def command(args: argparse.Namespace) -> int:
+    return execute(args)
+
+
+def execute(args: argparse.Namespace, close: tuple[date, date] | None = None) -> int:
+    """Run the pipeline for `tally run`, or for `tally close` with ``close`` (month, issue date)."""
+    name = "close" if close else "run"
     _check_folders(args.raw_dir, args.reference_dir)
     guards.check_dagster_home()
     guards.claim_db(args.db)
@@ -90,23 +107,22 @@ def command(args: argparse.Namespace) -> int:
     from dagster_project.runner import RunFailed, run_pipeline
 
     out = console()
+    options = dict(documents_dir=args.documents_dir, control_dir=args.control_dir, close=close)
     try:
         if out.is_terminal and not out.is_dumb_terminal:
             with RunDisplay(out) as display, progress.showing(display):
-                summary = run_pipeline(args.raw_dir, args.reference_dir, args.db, args.memory_limit,
-                                       documents_dir=args.documents_dir)
+                summary = run_pipeline(args.raw_dir, args.reference_dir, args.db, args.memory_limit, **options)
         else:
-            summary = run_pipeline(args.raw_dir, args.reference_dir, args.db, args.memory_limit,
-                                       documents_dir=args.documents_dir)
+            summary = run_pipeline(args.raw_dir, args.reference_dir, args.db, args.memory_limit, **options)
     except RunFailed as failure:
-        print(f"\ntally run failed: {failure.problem}", file=sys.stderr)
+        print(f"\ntally {name} failed: {failure.problem}", file=sys.stderr)
         if failure.next_step:
             print(failure.next_step, file=sys.stderr)
-        return 1
+        return EXIT_USAGE if failure.refused else 1
     print(summary)
     if summary.refused:
         names = ", ".join(refused.source_file for refused in summary.refused)
-        print(f"tally run: published, but refused {len(summary.refused)} input "
+        print(f"tally {name}: published, but refused {len(summary.refused)} input "
               f"file{'' if len(summary.refused) == 1 else 's'} (see the summary): {names}", file=sys.stderr)
         return EXIT_REFUSED
     return 0
