@@ -7,6 +7,7 @@ import gzip
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -158,15 +159,18 @@ def dagster_instance() -> dg.DagsterInstance:
     return _instance
 
 
-def run(tmp_path: Path, raw_dir: Path | None = None, reference_dir: Path | None = None) -> Result:
+def run(tmp_path: Path, raw_dir: Path | None = None, reference_dir: Path | None = None,
+        close: tuple[date, date] | None = None) -> Result:
     """`tally run` on `raw_dir` (default tmp_path/raw) with the default reference set, into
-    tmp_path/warehouse.duckdb: the Dagster jobs with their contracts and checks, then publishing.
+    tmp_path/warehouse.duckdb, with the close files of tmp_path/control: the Dagster jobs with their
+    contracts and checks, then publishing; with ``close`` (month, issue date), `tally close`.
     Raises ``RunFailed`` when the run cannot be trusted, as `tally run` exits 1."""
     raw_dir = raw_dir or tmp_path / "raw"
     raw_dir.mkdir(parents=True, exist_ok=True)
     reference_dir = reference_dir or write_reference(tmp_path / "reference")
     db = tmp_path / "warehouse.duckdb"
-    summary = run_pipeline(raw_dir, reference_dir, db, instance=dagster_instance())
+    summary = run_pipeline(raw_dir, reference_dir, db, instance=dagster_instance(),
+                           control_dir=tmp_path / "control", close=close)
     return Result(connect_state(db), summary)
 
 

@@ -22,7 +22,7 @@ LONG_ADDRESS = ("Abteilung Rechnungswesen, Zentrale Verwaltung der Universitäts
 
 def invoice(**changes) -> dict:
     document = {
-        "number": "TLY-2026-000001", "kind": "invoice", "issue_date": date(2026, 10, 2),
+        "document_number": "TLY-2026-000001", "kind": "invoice", "issue_date": date(2026, 10, 2),
         "due_date": date(2026, 11, 1), "period_start": date(2026, 9, 1), "period_end": date(2026, 10, 1),
         "currency": "USD", "total": Decimal("1234.50"), "corrects": None,
         "issuer_name": "Tally Billing AG", "issuer_address": "Seestrasse 1\n8002 Zürich\nSwitzerland",
@@ -125,7 +125,7 @@ def test_money_in_the_currency_minor_unit(currency, price, quantity, amount, sho
 def test_a_credit_note_shows_negative_amounts_and_the_invoice_it_corrects():
     lines = [line("claims_checked", "-1000.00", quantity="-2000", unit_price="0.50", events=-2000),
              line("eligibility_checks", "-234.50", quantity="-469", unit_price="0.50", events=0)]
-    note = invoice(number="TLY-2026-000007", kind="credit_note", total=Decimal("-1234.50"),
+    note = invoice(document_number="TLY-2026-000007", kind="credit_note", total=Decimal("-1234.50"),
                    corrects="TLY-2026-000001")
     shown = text(issued_pdf(note, lines))
     assert shown.startswith("Credit note ")
@@ -137,7 +137,7 @@ def test_a_credit_note_shows_negative_amounts_and_the_invoice_it_corrects():
 
 
 def test_a_debit_note():
-    note = invoice(number="TLY-2026-000008", kind="debit_note", corrects="TLY-2026-000001")
+    note = invoice(document_number="TLY-2026-000008", kind="debit_note", corrects="TLY-2026-000001")
     lines = [{**USD_LINES[0], "unit": "claims"}, USD_LINES[1]]
     shown = text(issued_pdf(note, lines))
     assert shown.startswith("Debit note ")
