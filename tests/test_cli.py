@@ -327,7 +327,7 @@ def test_bad_reference_fails_and_keeps_warehouse(published):
     customers = published / "reference" / "customers.csv"
     rows = customers.read_text(encoding="utf-8").splitlines()
     duplicate_row = len(rows) + 1  # the header is row 1
-    customers.write_text("\n".join(rows + ["globex,Globex Again,EUR,Europe/Berlin"]) + "\n", encoding="utf-8")
+    customers.write_text("\n".join(rows + ["globex,Globex Again,EUR,Europe/Berlin,,"]) + "\n", encoding="utf-8")
     new_october_usage(published)
 
     proc = tally(*paths_args(published), cwd=published)
@@ -437,7 +437,7 @@ def test_missing_raw_dir_says_what_to_do(tmp_path):
 
 def test_invalid_reference_data_says_what_to_do(published):
     customers = published / "reference" / "customers.csv"
-    customers.write_text(customers.read_text(encoding="utf-8") + "globex,Globex Again,EUR,Europe/Berlin\n",
+    customers.write_text(customers.read_text(encoding="utf-8") + "globex,Globex Again,EUR,Europe/Berlin,,\n",
                          encoding="utf-8")
     proc = tally(*paths_args(published), cwd=published)
     assert proc.returncode == 1
@@ -460,11 +460,11 @@ def test_help_lists_every_command_option_and_environment_variable():
     assert proc.returncode == 0
     parser = build_parser()
     [commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    assert set(commands.choices) == {"run", "status", "explain", "invoice", "generate"}
+    assert set(commands.choices) == {"run", "close", "status", "explain", "invoice", "generate"}
     for name in commands.choices:
         assert re.search(rf"^    {name}\s+\S", proc.stdout, re.MULTILINE), f"{name} is not listed:\n{proc.stdout}"
     for variable in ("TALLY_RAW_DIR", "TALLY_REFERENCE_DIR", "TALLY_DB", "TALLY_MEMORY_LIMIT", "TALLY_DOCUMENTS_DIR",
-                     "DAGSTER_HOME"):
+                     "TALLY_CONTROL_DIR", "DAGSTER_HOME"):
         assert variable in proc.stdout
     assert "examples:" in proc.stdout and "tally explain INV-202610-acme" in proc.stdout
     for name, sub in commands.choices.items():
@@ -526,7 +526,7 @@ def test_progress_bars_on_a_terminal(tmp_path):
     assert code == 0, out
     assert "\x1b[" in out, "no terminal control sequences: the progress display did not run"
     assert "step raw_tables" in out and "step publish__warehouse" in out, out[-3000:]
-    assert "16/16" in out, "the steps bar does not count the run's 16 asset steps"
+    assert "18/18" in out, "the steps bar does not count the run's 18 asset steps"
     assert "12/12" in out, "the raw load's files bar did not reach the 12 sample files"
     assert "  ✓ raw_tables" in out and "records by outcome" in out
     assert re.search(r"invoices written: 9\b", out)

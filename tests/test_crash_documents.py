@@ -247,7 +247,7 @@ def test_a_failed_run_leaves_the_documents_of_the_previous_publication(first_run
     # the new warehouse file fully written, never renamed over the published one
     ("transforms.warehouse._write_tables", "after", "out/warehouse.duckdb.tmp-*"),
     # a month's new documents written into their hidden folder, never renamed into place
-    ("transforms.marts.document_files._sync_folder", "before", "docs/.2026-10.new-*"),
+    ("transforms.marts.document_files.sync_folder", "before", "docs/.2026-10.new-*"),
 ])
 def test_leftovers_of_a_killed_run_are_removed(first_run, uninterrupted, target, when, leftover):
     before = first_run.db.read_bytes()

@@ -255,7 +255,8 @@ def test_load_then_invoice_one_partition(setup):
     assert result.success
     assert_checks_ran_and_passed(result, invoice)
     materialized = assert_row_counts(result)
-    assert materialized == {"marts/invoice_lines", "marts/invoices", "publish/warehouse", "publish/invoice_documents"}
+    assert materialized == {"marts/invoice_lines", "marts/invoices", "lifecycle/documents", "publish/warehouse",
+                            "publish/invoice_documents", "publish/issued_documents"}
     partitions = {e.asset_key.to_user_string(): e.partition for e in result.get_asset_materialization_events()}
     assert partitions["marts/invoices"] == partitions["marts/invoice_lines"] == "2026-10-01"
 

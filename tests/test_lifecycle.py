@@ -70,6 +70,11 @@ class Published:
             self.invoices = dict(con.sql("SELECT invoice_id, total FROM invoices").fetchall())
 
 
+def cli_options(tmp_path: Path) -> list[str]:
+    return ["--raw-dir", str(tmp_path / "raw"), "--reference-dir", str(tmp_path / "reference"),
+            "--db", str(tmp_path / "warehouse.duckdb"), "--control-dir", str(tmp_path / "control")]
+
+
 def published(tmp_path: Path) -> Published:
     return Published(tmp_path / "warehouse.duckdb")
 
@@ -195,8 +200,7 @@ def test_two_closes_on_one_day_and_what_a_close_refuses(tmp_path):
         "TLY-2026-000001": ("invoice", "issued", "c_usd", SEPT, D("5.00")),
         "TLY-2026-000002": ("invoice", "issued", "c_usd", OCT, D("1.00")),
     }
-    options = ["--raw-dir", str(tmp_path / "raw"), "--reference-dir", str(tmp_path / "reference"),
-               "--db", str(tmp_path / "warehouse.duckdb"), "--control-dir", str(tmp_path / "control")]
+    options = cli_options(tmp_path)
     assert main(["close", "2026-09", "--issue-date", "2026-11-06", *options]) == 2  # closed already
     assert main(["close", "2026-11", "--issue-date", "2026-11-04", *options]) == 2  # issue date goes back
     assert main(["close", "2026-08", "--issue-date", "2026-11-05", *options]) == 2  # numbered before October
@@ -223,7 +227,6 @@ def test_numbers_start_again_in_a_new_issue_year(tmp_path):
 def test_closing_needs_an_issuer(tmp_path):
     write_reference(tmp_path / "reference")
     write_dump(tmp_path / "raw", "samplehc/a.jsonl", [claim(10, "2026-09-10T12:00:00Z", 1)])
-    options = ["--raw-dir", str(tmp_path / "raw"), "--reference-dir", str(tmp_path / "reference"),
-               "--db", str(tmp_path / "warehouse.duckdb"), "--control-dir", str(tmp_path / "control")]
+    options = cli_options(tmp_path)
     assert main(["close", "2026-09", "--issue-date", "2026-10-03", *options]) == 2
     assert not (tmp_path / "control").exists()

@@ -86,13 +86,14 @@ def test_valid_set_loads_with_exact_types_and_values(tmp_path: Path) -> None:
     assert isinstance(ref, Reference)
     assert ref.customers.schema == pl.Schema(
         {"customer_id": pl.String, "name": pl.String, "currency": pl.String, "timezone": pl.String,
-         "minor_units": pl.Int8}
+         "address": pl.String, "tax_id": pl.String, "minor_units": pl.Int8}
     )
-    assert ref.customers.rows() == [
-        ("acme", "Acme Inc", "USD", "UTC", 2),
-        ("nihon", "Nihon KK", "JPY", "Asia/Tokyo", 0),
-        ("gulf", "Gulf Co", "BHD", "Asia/Bahrain", 3),
+    assert ref.customers.rows() == [  # no address or tax_id column: both blank
+        ("acme", "Acme Inc", "USD", "UTC", None, None, 2),
+        ("nihon", "Nihon KK", "JPY", "Asia/Tokyo", None, None, 0),
+        ("gulf", "Gulf Co", "BHD", "Asia/Bahrain", None, None, 3),
     ]
+    assert ref.issuer is None  # no issuer.csv: valid for a run; closing needs it
     assert ref.customer_keys.schema == pl.Schema(
         dict.fromkeys(["source", "source_customer_key", "customer_id"], pl.String)
     )
@@ -122,8 +123,8 @@ def test_cells_are_stripped_text_with_bom_quotes_crlf_and_any_column_order(tmp_p
     )
     ref = load_reference(write_set(tmp_path, customers=customers.encode("utf-8")))
     assert ref.customers.rows()[-2:] == [
-        ("007", "Null, Inc.", "EUR", "Europe/Berlin", 2),
-        ("NA", "NULL", "USD", "UTC", 2),
+        ("007", "Null, Inc.", "EUR", "Europe/Berlin", None, None, 2),
+        ("NA", "NULL", "USD", "UTC", None, None, 2),
     ]
 
 
@@ -418,3 +419,38 @@ def test_all_problems_in_all_files_are_reported_together(tmp_path: Path) -> None
         "prices.csv, row 8: currency EUR differs from customer acme's currency USD",
         "statuses.csv, row 4: unknown effect 'maybe' (expected bill or void)",
     ]
+
+
+# --------------------------------------------------------------------------------------------------
+# issuer.csv (SPEC §7 "Numbers") and the customers' optional address and tax id
+
+ISSUER_HEADER = "name,address,tax_id,number_prefix,payment_terms_days"
+
+
+def test_issuer_and_customer_details_load(tmp_path: Path) -> None:
+    customers = ('customer_id,name,currency,timezone,address,tax_id\n'
+                 'acme,Acme Inc,USD,,"1 Road\nSpringfield",US-1\nnihon,Nihon KK,JPY,Asia/Tokyo,,\n'
+                 'gulf,Gulf Co,BHD,Asia/Bahrain,Manama,\n')
+    issuer = f'{ISSUER_HEADER}\nTally Ltd.,"7 Lane\nLondon",GB-9,TLY,30\n'
+    ref = load_reference(write_set(tmp_path, customers=customers.encode(), issuer=issuer.encode()))
+    assert ref.customers.select("customer_id", "address", "tax_id").rows() == [
+        ("acme", "1 Road\nSpringfield", "US-1"), ("nihon", None, None), ("gulf", "Manama", None)]
+    assert ref.issuer.rows() == [("Tally Ltd.", "7 Lane\nLondon", "GB-9", "TLY", 30)]
+    assert ref.issuer.schema["payment_terms_days"] == pl.Int32
+
+
+@pytest.mark.parametrize(("rows", "expected"), [
+    ("", ["issuer.csv: no issuer row: issuer.csv holds exactly one"]),
+    ("A,,,TLY,30\nB,,,TLZ,30\n", ["issuer.csv, row 3: a second issuer row: issuer.csv holds exactly one"]),
+    (",,,TLY,30\n", ["issuer.csv, row 2: name is blank"]),
+    ("A,,,T LY,30\n", ["issuer.csv, row 2: number_prefix 'T LY' is not 1 to 20 letters, digits, '-' or '_' "
+                       "(starting with a letter or digit)"]),
+    ("A,,,TLY,-1\n", ["issuer.csv, row 2: payment_terms_days '-1' is not a whole number of days from 0 to 3650"]),
+    ("A,,,TLY,7.5\n", ["issuer.csv, row 2: payment_terms_days '7.5' is not a whole number of days from 0 to 3650"]),
+    ("A,,,TLY,3651\n", ["issuer.csv, row 2: payment_terms_days '3651' is not a whole number of days from 0 to 3650"]),
+    ("A,,,,\n", ["issuer.csv, row 2: number_prefix is blank", "issuer.csv, row 2: payment_terms_days is blank"]),
+])
+def test_issuer_problems_name_file_row_and_problem(tmp_path: Path, rows: str, expected: list[str]) -> None:
+    with pytest.raises(ReferenceDataError) as error:
+        load_reference(write_set(tmp_path, issuer=f"{ISSUER_HEADER}\n{rows}".encode()))
+    assert error.value.problems == expected

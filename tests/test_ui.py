@@ -273,7 +273,7 @@ def test_materialize_one_month_of_invoices_from_the_ui(chromium, dagster_ui, pag
         invoices_link = page.get_by_role("link", name=ASSET_NAME)
         expect(invoices_link).to_be_visible()
         _wait_for_statuses(page)  # the catalog lists the assets first, then fills in their status
-        expect(page.get_by_text(PARTITION_COUNT)).to_have_count(2)  # invoices, invoice_lines
+        expect(page.get_by_text(PARTITION_COUNT)).to_have_count(3)  # invoices, invoice_lines, close_file
         page.screenshot(path=artifacts / "01-catalog.png")
         invoices_link.click()
         expect(page).to_have_url(re.compile(r"/assets/marts/invoices$"))

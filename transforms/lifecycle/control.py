@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from transforms.durable import sync_folder, write_synced
+
 DEFAULT_CONTROL_DIR = "data/control"
 FORMAT = 1
 _NAME = re.compile(r"close-(?P<month>[0-9]{4}-[0-9]{2})\.json")
@@ -133,38 +135,23 @@ def write_close(control_dir: Path, month: date, issue_date: date, files: dict[st
     reference: dict[str, str] = {}
     for source in sorted(Path(reference_from).glob("*.csv")):
         data = source.read_bytes()
-        _write_synced(copy / source.name, data)
+        write_synced(copy / source.name, data)
         reference[source.name] = hashlib.sha256(data).hexdigest()
-    _sync(copy)
+    sync_folder(copy)
     body = {"format": FORMAT, "month": month_label(month), "issue_date": issue_date.isoformat(),
             "files": dict(sorted(files.items())), "reference": reference}
     data = (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    _write_synced(tmp, data)
+    write_synced(tmp, data)
     try:
         os.link(tmp, path)
     except FileExistsError:
         raise CloseRefused(f"{path} exists already: a month closes once") from None
     finally:
         tmp.unlink(missing_ok=True)
-    _sync(control_dir)
+    sync_folder(control_dir)
     return read_close(path)
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-
-
-def _sync(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from transforms.durable import sync_folder, write_synced
 from transforms.lifecycle.issue import Renderer
 
 ISSUED = "issued"
@@ -79,10 +80,7 @@ def write_issued(db: Path, documents_dir: Path, render: Renderer) -> IssuedSync:
 
 def _write_once(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
+    write_synced(tmp, data)
     try:
         os.link(tmp, path)  # never replaces a file
     finally:
@@ -98,10 +96,9 @@ def _write_checksums(folder: Path, entries: list[tuple[str, str]]) -> None:
     if not text.startswith(old):
         raise IssuedFileConflict(f"{path} lists other documents than were issued; restore it")
     tmp = path.with_name(f".{CHECKSUMS}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    with open(tmp, "rb") as synced:
-        os.fsync(synced.fileno())
+    write_synced(tmp, text)
     os.replace(tmp, path)
+    sync_folder(folder)
 
 
 def _sha256(data: bytes) -> str:

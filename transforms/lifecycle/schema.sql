@@ -80,24 +80,6 @@ CREATE TABLE IF NOT EXISTS documents (
     customer_address VARCHAR,
     customer_tax_id  VARCHAR
 );
-CREATE TABLE IF NOT EXISTS document_lines (
-    document_number VARCHAR NOT NULL,
-    metric_id       VARCHAR NOT NULL,
-    kind            VARCHAR NOT NULL,
-    tier            VARCHAR,
-    unit_price      DECIMAL(38, 18) NOT NULL,
-    quantity        DECIMAL(38, 18) NOT NULL,
-    amount          DECIMAL(38, 4) NOT NULL,
-    event_count     BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS document_line_records (
-    document_number VARCHAR NOT NULL,
-    metric_id       VARCHAR NOT NULL,
-    kind            VARCHAR NOT NULL,
-    tier            VARCHAR,
-    unit_price      DECIMAL(38, 18) NOT NULL,
-    source_file     VARCHAR NOT NULL,
-    line_number     BIGINT NOT NULL,
-    record_index    INTEGER NOT NULL,
-    change          VARCHAR NOT NULL
-);
+CREATE TABLE IF NOT EXISTS document_lines AS
+SELECT * EXCLUDE (customer_id, period_start) FROM lc_issued_lines LIMIT 0;
+CREATE TABLE IF NOT EXISTS document_line_records AS SELECT * FROM lc_issued_records LIMIT 0;

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from transforms.durable import sync_folder, write_synced
 from transforms.marts.documents import (
     DEFAULT_ISSUER,
     documents_connection,
@@ -109,12 +110,12 @@ def write_manifest(documents_dir: Path, manifest: dict) -> None:
     documents_dir.mkdir(parents=True, exist_ok=True)
     tmp = documents_dir / f".{MANIFEST}.tmp-{os.getpid()}"
     try:
-        _write_synced(tmp, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        write_synced(tmp, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         os.replace(tmp, documents_dir / MANIFEST)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _sync_folder(documents_dir)
+    sync_folder(documents_dir)
 
 
 def month_folder(documents_dir: Path, period_start: date) -> Path:
@@ -137,8 +138,8 @@ def replace_month(documents_dir: Path, period_start: date, files: dict[str, str]
         for name, text in files.items():
             if Path(name).name != name or name.startswith("."):
                 raise ValueError(f"not a plain file name: {name!r}")
-            _write_synced(new / name, text)
-        _sync_folder(new)
+            write_synced(new / name, text)
+        sync_folder(new)
     except BaseException:
         _remove(new)
         raise
@@ -146,7 +147,7 @@ def replace_month(documents_dir: Path, period_start: date, files: dict[str, str]
     if folder.exists():
         folder.rename(old)
     new.rename(folder)
-    _sync_folder(documents_dir)
+    sync_folder(documents_dir)
     _remove(old)
     return folder
 
@@ -186,29 +187,6 @@ def _remove_other_months(documents_dir: Path, months: set[str]) -> list[str]:
     for name in removed:
         _remove(documents_dir / name)
     return removed
-
-
-def _write_synced(path: Path, text: str) -> None:
-    """Write ``text`` to a new file and wait until it is on disk: a folder renamed into place after this
-    never holds a file that a power loss emptied."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        data = text.encode("utf-8")
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the entries of ``folder`` (names created or renamed in it) durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove_leftovers(folder: Path) -> None:
