@@ -54,6 +54,9 @@ class Summary:
     periods: list[date]
     db: Path
     refused: list[Refused] = field(default_factory=list)  # input files this run's load refused (SPEC §1)
+    issued: list[str] = field(default_factory=list)  # numbers of the documents this run issued (SPEC §7)
+    pending_adjustments: int = 0  # drafts of closed months: issued by the next close
+    not_closed: str | None = None  # why `tally close` did not close its month
 
     def __str__(self) -> str:
         totals = self.reconciliation.drop("source").sum()
@@ -62,6 +65,12 @@ class Summary:
         months = ", ".join(p.isoformat()[:7] for p in self.periods) or "none"
         lines += [f"invoices written: {self.invoices} (months: {months}); in the warehouse: {self.invoices_total}",
                   f"warehouse: {self.db}"]
+        if self.issued:
+            shown = ", ".join(self.issued[:5]) + (f" … {self.issued[-1]}" if len(self.issued) > 5 else "")
+            lines.append(f"documents issued: {len(self.issued)} ({shown})")
+        if self.pending_adjustments:
+            lines.append(f"pending adjustments of closed months: {self.pending_adjustments} (the next close "
+                         "issues them)")
         if self.refused:
             lines += ["refused input files: nothing of them was loaded (what was loaded from them before keeps its "
                       "outcomes), everything else was billed; fix or restore each and run tally again:"]
@@ -102,17 +111,33 @@ def run_pipeline(raw_dir: Path, reference_dir: Path, db: Path, memory_limit: str
 def _run(warehouse: TallyWarehouse, db: Path, instance: dg.DagsterInstance | None,
          close: tuple[date, date] | None = None) -> tuple[list[date], Summary]:
     instance = instance or (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral())
+    with warehouse.connect() as con:
+        issued_before = _issued_numbers(con)
     replay.issue_pending_closes(warehouse, instance, _bring_up_to_date, _execute, RunFailed)
     periods = _bring_up_to_date(warehouse, instance, publish=True)
-    if close is not None:
+    with warehouse.connect() as con:
+        refused = read_refused(con)
+    not_closed = None
+    if close is not None and refused:
+        # Issued documents never change: a month is not issued while some of its input may be missing.
+        not_closed = (f"{close[0].isoformat()[:7]} was not closed: input files were refused; fix or restore them "
+                      "and close again")
+    elif close is not None:
         _close(warehouse, instance, *close)
     with warehouse.connect() as con:
         reconciliation = con.sql("SELECT * FROM reconciliation ORDER BY source").pl()
         written, total = con.sql(
             "SELECT count(*) FILTER (WHERE list_contains(?, period_start)), count(*) FROM invoices", params=[periods]
         ).fetchall()[0]
-        refused = read_refused(con)
-    return periods, Summary(reconciliation, written, total, periods, db, refused)
+        issued = [n for n in _issued_numbers(con) if n not in set(issued_before)]
+        pending = con.sql("SELECT count(*) FROM documents d JOIN lc_closes c ON c.month = d.period_start "
+                          "WHERE d.status = 'draft'").fetchall()[0][0]
+    return periods, Summary(reconciliation, written, total, periods, db, refused, issued, pending, not_closed)
+
+
+def _issued_numbers(con) -> list[str]:
+    return [n for (n,) in con.sql("SELECT document_number FROM lc_issued ORDER BY issue_date, document_number")
+            .fetchall()]
 
 
 def _bring_up_to_date(warehouse: TallyWarehouse, instance: dg.DagsterInstance, publish: bool) -> list[date]:

@@ -204,6 +204,7 @@ def test_two_closes_on_one_day_and_what_a_close_refuses(tmp_path):
     assert main(["close", "2026-09", "--issue-date", "2026-11-06", *options]) == 2  # closed already
     assert main(["close", "2026-11", "--issue-date", "2026-11-04", *options]) == 2  # issue date goes back
     assert main(["close", "2026-08", "--issue-date", "2026-11-05", *options]) == 2  # numbered before October
+    assert main(["close", "2026-11", "--issue-date", "2026-11-30", *options]) == 2  # November has not ended
     assert sorted(p.name for p in (tmp_path / "control").glob("*.json")) == ["close-2026-09.json", "close-2026-10.json"]
     with pytest.raises(RunFailed) as refused:  # the close job refuses it too (the UI, the schedule)
         go(tmp_path, SEPT, "2026-11-06")
@@ -230,3 +231,14 @@ def test_closing_needs_an_issuer(tmp_path):
     options = cli_options(tmp_path)
     assert main(["close", "2026-09", "--issue-date", "2026-10-03", *options]) == 2
     assert not (tmp_path / "control").exists()
+
+
+def test_a_month_is_not_closed_while_input_files_are_refused(tmp_path, capsys):
+    reference(tmp_path)
+    write_dump(tmp_path / "raw", "samplehc/a.jsonl", [claim(10, "2026-09-10T12:00:00Z", 1)])
+    (tmp_path / "raw" / "samplehc" / "b.jsonl.gz").write_bytes(b"\x1f\x8b\x08 not a gzip stream")
+    assert main(["close", "2026-09", "--issue-date", "2026-10-03", *cli_options(tmp_path)]) == 3
+    assert "2026-09 was not closed: input files were refused" in capsys.readouterr().err
+    assert not list((tmp_path / "control").glob("*.json"))
+    assert published(tmp_path).documents == {"INV-202609-c_usd": ("invoice", "draft", "c_usd", SEPT, D("5.00"),
+                                                                  None, None, None)}

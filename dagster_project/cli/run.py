@@ -120,6 +120,8 @@ def execute(args: argparse.Namespace, close: tuple[date, date] | None = None) ->
             print(failure.next_step, file=sys.stderr)
         return EXIT_USAGE if failure.refused else 1
     print(summary)
+    if summary.not_closed:
+        print(f"tally close: {summary.not_closed}", file=sys.stderr)
     if summary.refused:
         names = ", ".join(refused.source_file for refused in summary.refused)
         print(f"tally {name}: published, but refused {len(summary.refused)} input "

@@ -8,9 +8,9 @@ fails if the file exists: a close file is there whole or not at all, and a copy 
 close) is written again by the next close of that month.
 
 Closes are taken in the order (issue date, month). A new close must keep that order also for the
-numbers it issues: its month is not closed yet, its issue date is not before the latest one, and on the
-latest issue date its month is after every month already closed that day (the numbers of one day follow
-the months, SPEC §7 "Numbers").
+numbers it issues: its month is not closed yet and has ended by its issue date, its issue date is not
+before the latest one, and on the latest issue date its month is after every month already closed that
+day (the numbers of one day follow the months, SPEC §7 "Numbers").
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from transforms.durable import sync_folder, write_synced
@@ -112,6 +112,10 @@ def check_new_close(closes: list[Close], month: date, issue_date: date) -> None:
     if done is not None:
         raise CloseRefused(f"{label} is closed already (issued {done.issue_date}, {done.path}); a month "
                            "closes once: late data for it is issued as adjustments by the next close")
+    month_end = (month + timedelta(days=31)).replace(day=1)
+    if issue_date < month_end:
+        raise CloseRefused(f"issue date {issue_date} is before {label} has ended: a month is closed on or after "
+                           f"{month_end}")
     if closes and issue_date < closes[-1].issue_date:
         raise CloseRefused(f"issue date {issue_date} is before {closes[-1].issue_date}, the issue date of "
                            f"close {closes[-1].label}: issue dates never go backwards")
