@@ -19,6 +19,7 @@ import polars as pl
 from transforms.raw.dump_files import SOURCES
 from transforms.ownership import error_text
 from transforms.raw.refused import Refused, read_refused
+from transforms.sql_files import read_sql
 from transforms.warehouse import PUBLISHED_TABLES, state_path
 
 _LOCK = re.compile(r"PID (?P<pid>[0-9]+)")
@@ -61,6 +62,10 @@ class PublishedStatus:
     invoices: int
     records: int
     tables: dict[str, int] = field(default_factory=dict)
+    # SPEC §7, empty for a warehouse published before the lifecycle: per month, closed or open, the numbers
+    # issued, open drafts and pending adjustments; and the last issued number per prefix and year.
+    documents_by_month: pl.DataFrame = field(default_factory=pl.DataFrame)
+    last_numbers: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 def read_state(db: Path, runs: int = 5) -> StateStatus | None:
@@ -137,7 +142,14 @@ def read_published(db: Path) -> PublishedStatus | None:
                       sum(line_count)::BIGINT AS lines, sum(event_count)::BIGINT AS events
                FROM invoices GROUP BY ALL ORDER BY period_start, currency""").pl()
         tables = {name: con.sql(f'SELECT count(*) FROM "{name}"').fetchall()[0][0] for name in PUBLISHED_TABLES}
+        lifecycle = {}
+        if con.sql("SELECT 1 FROM duckdb_tables() WHERE table_name = 'documents'").fetchall():
+            lifecycle = {"documents_by_month": con.sql(read_sql(__file__, "status_documents.sql")).pl(),
+                         "last_numbers": con.sql(
+                             "SELECT regexp_extract(document_number, '^(.*)-[0-9]{4}-[0-9]+$', 1) AS prefix, "
+                             "year(issue_date) AS issue_year, max(document_number) AS last_number, count(*) AS issued "
+                             "FROM documents WHERE status = 'issued' GROUP BY ALL ORDER BY ALL").pl()}
     finally:
         con.close()
     return PublishedStatus(db, datetime.fromtimestamp(stat.st_mtime, UTC), stat.st_size, reconciliation,
-                           by_month, tables["invoices"], int(reconciliation["records"].sum()), tables)
+                           by_month, tables["invoices"], int(reconciliation["records"].sum()), tables, **lifecycle)

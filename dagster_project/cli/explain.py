@@ -18,8 +18,11 @@ from dagster_project.cli.common import (
     print_json,
 )
 from dagster_project.cli.generate import positive
+from dagster_project.cli.explain_document import print_document
 from transforms.explain import (
     DEFAULT_LIMIT,
+    DOCUMENT_FORMAT,
+    DocumentExplanation,
     INVOICE_FORMAT,
     RECORD_FORMAT,
     InvoiceExplanation,
@@ -37,7 +40,12 @@ from transforms.marts.formatting import (
 
 HELP = "show the raw records behind an invoice, or what became of one raw record and why"
 DESCRIPTION = f"""\
-TARGET is an invoice id or a raw record.
+TARGET is a document number, an invoice id or a raw record.
+
+A document number ({DOCUMENT_FORMAT}) shows the issued invoice, credit note or debit note, or the
+pending adjustment: its customer, service period, issue and due dates, the invoice it corrects, and under
+each line the records behind it: an invoice line's billed records, and a note line's records whose
+addition, removal or new price made it.
 
 An invoice id ({INVOICE_FORMAT}) shows the invoice, each of its lines, and under each line the raw
 records it came from (source file, line, index) with their quantities and unit prices, and checks the
@@ -88,6 +96,8 @@ def command(args: argparse.Namespace) -> int:
         print_json(explanation)
     elif isinstance(explanation, InvoiceExplanation):
         print_invoice(console(), explanation)
+    elif isinstance(explanation, DocumentExplanation):
+        print_document(console(), explanation, _fields, _columns)
     else:
         print_record(console(), explanation)
     return 0
@@ -119,14 +129,28 @@ def print_invoice(out: Console, e: InvoiceExplanation) -> None:
 
 def _print_line(out: Console, line: InvoiceLine, limit: int | None) -> None:
     price, quantity = format_unit_price(line.unit_price, line.currency), format_quantity(line.quantity)
-    out.print(f"{line.metric_id} at {price} per unit: {quantity} × {price} = {_money(line.amount, line.currency)}, "
+    label = line.description or line.metric_id
+    per = {"usage": " per package" if line.price_model == "package" else " per unit"}.get(line.kind, "")
+    out.print(f"{label} at {price}{per}: {quantity} × {price} = {_money(line.amount, line.currency)}, "
               f"{count(line.event_count, 'event')}", style="bold")
+    if line.kind != "usage":
+        out.print(f"  a {line.kind.replace('_', ' ')} line: one unit at its price, with no records of its own")
+        return
+    if line.rated:
+        month = "none" if line.recomputed_quantity is None else format_quantity(line.recomputed_quantity)
+        split = "" if line.split_quantity is None else format_quantity(line.split_quantity)
+        out.print(f"  a {line.price_model} price rates the month's quantity as a whole: the month's {line.aggregation} "
+                  f"over {count(line.records, 'record')} is {month}"
+                  + (f"; its tier lines add up to {split}" if line.price_model == "graduated" else "")
+                  + f" {_CHECK[line.quantity_matches]}. Which records fall in which tier is not meaningful: every "
+                  "record of the month stands behind each tier line.")
     if line.aggregation == "count":
         source = f"the count of {count(line.records, 'record')}"
     else:
         source = f"{_AGGREGATE.get(line.aggregation, line.aggregation)} {count(line.usage_lines, 'usage line')}"
     recomputed = "none" if line.recomputed_quantity is None else format_quantity(line.recomputed_quantity)
-    out.print(f"  quantity {quantity} = {source} ({line.aggregation}): {recomputed} {_CHECK[line.quantity_matches]}")
+    if not line.rated:
+        out.print(f"  quantity {quantity} = {source} ({line.aggregation}): {recomputed} {_CHECK[line.quantity_matches]}")
     exact = format_unit_price(line.exact_amount, line.currency)  # every digit, as an amount before rounding
     out.print(f"  amount {_money(line.amount, line.currency)} = {quantity} × {price} = {exact}, rounded "
               f"half-to-even to {minor_unit(line.currency)} decimals {_CHECK[line.amount_matches]}")

@@ -208,6 +208,19 @@ def _print_published(out: Console, db: Path, published: PublishedStatus | None) 
     if published.invoices_by_month.is_empty():
         invoices.add_row("none", "", "0", "", "", "")
     out.print(invoices)
+    if not published.documents_by_month.is_empty():
+        out.print()
+        documents = Table(title="Documents by month (SPEC §7)", title_justify="left", box=box.SIMPLE_HEAD,
+                          show_edge=False, pad_edge=False)
+        for name in ("month", "state", "issued", "drafts", "pending adjustments", "pending totals"):
+            documents.add_column(name, justify="right" if name in ("drafts", "pending adjustments") else "left")
+        for row in published.documents_by_month.iter_rows(named=True):
+            documents.add_row(row["period_start"].strftime("%Y-%m"), row["state"], row["issued"], str(row["drafts"]),
+                              str(row["pending_adjustments"]), row["pending_totals"])
+        out.print(documents)
+    for row in published.last_numbers.iter_rows(named=True):
+        out.print(f"last issued number of {row['prefix']} in {row['issue_year']}: {row['last_number']} "
+                  f"({row['issued']} issued)")
 
 
 def _dagster_last_run() -> dict | None:

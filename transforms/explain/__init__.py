@@ -15,6 +15,13 @@ from __future__ import annotations
 
 import duckdb
 
+from transforms.explain.document import (
+    DOCUMENT_FORMAT,
+    DocumentExplanation,
+    explain_document,
+    has_documents,
+    looks_like_document,
+)
 from transforms.explain.invoice import (
     DEFAULT_LIMIT,
     InvoiceExplanation,
@@ -39,6 +46,9 @@ from transforms.explain.refs import (
 
 __all__ = [
     "DEFAULT_LIMIT",
+    "DOCUMENT_FORMAT",
+    "DocumentExplanation",
+    "explain_document",
     "INVOICE_FORMAT",
     "REASONS",
     "RECORD_EXAMPLE",
@@ -59,10 +69,13 @@ __all__ = [
 
 
 def explain(con: duckdb.DuckDBPyConnection, target: str,
-            limit: int | None = DEFAULT_LIMIT) -> InvoiceExplanation | RecordExplanation:
-    """``target`` explained: an invoice id (``INVOICE_FORMAT``), else a record (``RECORD_FORMAT``).
-    NotFound says what is there instead, and how each is written when ``target`` is neither."""
+            limit: int | None = DEFAULT_LIMIT) -> InvoiceExplanation | RecordExplanation | DocumentExplanation:
+    """``target`` explained: a document number (``DOCUMENT_FORMAT``), an invoice id (``INVOICE_FORMAT``),
+    else a record (``RECORD_FORMAT``). NotFound says what is there instead, and how each is written when
+    ``target`` is none of them."""
     target = target.strip()
+    if looks_like_document(target) and has_documents(con):
+        return explain_document(con, target, limit)
     try:
         return explain_invoice(con, target, limit)
     except NotFound as missing:

@@ -39,9 +39,25 @@ class InvoiceLine:
     expected_amount: Decimal  # exact_amount rounded half-to-even to the currency's minor unit
     price_sources: list[str]
     shown: pl.DataFrame  # the first usage lines (all with limit None), in file order
+    kind: str = "usage"  # usage, flat_fee or minimum (SPEC §8)
+    tier: int | None = None
+    price_model: str | None = "per_unit"
+    description: str | None = None
+    split_quantity: Decimal | None = None  # a rated month: what its usage lines add up to (graduated) or hold
+
+    @property
+    def rated(self) -> bool:
+        """A line of a month's quantity rated as a whole: its records are the month's, not the line's."""
+        return self.price_model not in (None, "per_unit")
 
     @property
     def quantity_matches(self) -> bool:
+        if self.kind != "usage":
+            return True  # a fee or a minimum is one unit at its price, with no records of its own
+        if self.price_model == "package":
+            return self.recomputed_quantity is not None  # packages of the month's quantity (its description)
+        if self.rated:
+            return self.split_quantity == self.recomputed_quantity
         return self.recomputed_quantity == self.quantity
 
     @property
@@ -94,13 +110,17 @@ def explain_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str,
     places = minor_unit(explanation.currency)
     lines = con.sql(read_sql(__file__, "invoice_lines.sql"), params={"invoice_id": invoice_id}).pl()
     shown = con.sql(read_sql(__file__, "invoice_records.sql"), params={"invoice_id": invoice_id, "limit": limit}).pl()
-    by_line = shown.partition_by("metric_id", "unit_price", as_dict=True, maintain_order=True)
+    by_line = shown.partition_by("metric_id", "kind", "tier", "unit_price", as_dict=True, maintain_order=True)
+    rated = lines.filter((pl.col("kind") == "usage") & (pl.col("price_model") != "per_unit"))
+    splits = {(m, p): (sum(q, Decimal(0)) if p == "graduated" else max(q)) for m, p, q in
+              rated.group_by("metric_id", "price_model").agg(pl.col("quantity")).iter_rows()} if rated.height else {}
     for line in lines.iter_rows(named=True):
         explanation.lines.append(InvoiceLine(
             **line,
             exact_amount=exact_product(line["quantity"], line["unit_price"]),
             expected_amount=line_amount(line["quantity"], line["unit_price"], places),
-            shown=by_line.get((line["metric_id"], line["unit_price"]), shown.clear()),
+            shown=by_line.get((line["metric_id"], line["kind"], line["tier"], line["unit_price"]), shown.clear()),
+            split_quantity=splits.get((line["metric_id"], line["price_model"])),
         ))
     explanation.records = con.sql("SELECT count(DISTINCT record_id) FROM invoice_line_records WHERE invoice_id = ?",
                                   params=[invoice_id]).fetchall()[0][0]
