@@ -104,14 +104,17 @@ def test_valid_set_loads_with_exact_types_and_values(tmp_path: Path) -> None:
     assert ref.meters["property"].to_list() == [None, None, None, "gigabytes", "user_id", None]
     assert ref.prices.schema == pl.Schema(
         {"metric_id": pl.String, "customer_id": pl.String, "currency": pl.String,
-         "unit_price": pl.Decimal(38, 18), "effective_from": pl.Date, "effective_to": pl.Date}
+         "unit_price": pl.Decimal(38, 18), "effective_from": pl.Date, "effective_to": pl.Date,
+         "model": pl.String, "package_size": pl.Int64}  # no model column: every row per unit
     )
+    assert set(ref.prices["model"]) == {"per_unit"} and ref.prices["package_size"].null_count() == ref.prices.height
+    assert ref.price_tiers.is_empty() and ref.commitments.is_empty()
     assert ref.prices.rows() == [
-        ("claims", None, "USD", Decimal("0.125"), None, date(2026, 7, 1)),
-        ("claims", None, "USD", Decimal("0.15"), date(2026, 7, 1), None),
-        ("claims", "acme", "USD", Decimal("0.100000000000000001"), date(2026, 1, 1), date(2027, 1, 1)),
-        ("claims", None, "JPY", Decimal("12"), None, None),
-        ("api_calls", "gulf", "BHD", Decimal("0.005"), None, None),
+        ("claims", None, "USD", Decimal("0.125"), None, date(2026, 7, 1), "per_unit", None),
+        ("claims", None, "USD", Decimal("0.15"), date(2026, 7, 1), None, "per_unit", None),
+        ("claims", "acme", "USD", Decimal("0.100000000000000001"), date(2026, 1, 1), date(2027, 1, 1), "per_unit", None),
+        ("claims", None, "JPY", Decimal("12"), None, None, "per_unit", None),
+        ("api_calls", "gulf", "BHD", Decimal("0.005"), None, None, "per_unit", None),
     ]
     assert ref.statuses.rows() == [("tula", "Unknown", "bill"), ("tula", "Cancelled", "void")]
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
+from transforms import reference_pricing
 from transforms.currencies import CURRENCY_MINOR_UNITS
 from transforms.raw.dump_files import SOURCES
 
@@ -34,17 +35,24 @@ COLUMNS = {
     "customers.csv": ("customer_id", "name", "currency", "timezone", "address", "tax_id"),
     "customer_keys.csv": ("source", "source_customer_key", "customer_id"),
     "meters.csv": ("source", "event_type", "metric_id", "aggregation", "property"),
-    "prices.csv": ("metric_id", "customer_id", "currency", "unit_price", "effective_from", "effective_to"),
+    "prices.csv": ("metric_id", "customer_id", "currency", "unit_price", "effective_from", "effective_to", "model",
+                   "package_size"),
     "statuses.csv": ("source", "status", "effect"),
     "issuer.csv": ("name", "address", "tax_id", "number_prefix", "payment_terms_days"),
+    "price_tiers.csv": ("metric_id", "customer_id", "currency", "effective_from", "up_to", "unit_price", "flat_fee"),
+    "commitments.csv": ("customer_id", "currency", "minimum_amount", "effective_from", "effective_to"),
 }
 OPTIONAL = {("customers.csv", "timezone"), ("meters.csv", "property"), ("prices.csv", "customer_id"),
             ("prices.csv", "effective_from"), ("prices.csv", "effective_to"), ("customers.csv", "address"),
-            ("customers.csv", "tax_id"), ("issuer.csv", "address"), ("issuer.csv", "tax_id")}
+            ("customers.csv", "tax_id"), ("issuer.csv", "address"), ("issuer.csv", "tax_id"),
+            ("prices.csv", "model"), ("prices.csv", "package_size"), ("prices.csv", "unit_price"),
+            ("price_tiers.csv", "customer_id"), ("price_tiers.csv", "effective_from"), ("price_tiers.csv", "up_to"),
+            ("price_tiers.csv", "flat_fee"), ("commitments.csv", "effective_from"), ("commitments.csv", "effective_to")}
 # Columns a file may leave out of its header (read as blank), and files a folder may leave out: a
 # reference folder from before the invoice lifecycle (SPEC §7) is still valid; closing needs issuer.csv.
-ABSENT_COLUMNS = {("customers.csv", "address"), ("customers.csv", "tax_id")}
-ABSENT_FILES = {"issuer.csv"}
+ABSENT_COLUMNS = {("customers.csv", "address"), ("customers.csv", "tax_id"), ("prices.csv", "model"),
+                  ("prices.csv", "package_size")}
+ABSENT_FILES = {"issuer.csv", "price_tiers.csv", "commitments.csv"}  # absent: none of its kind
 NUMBER_PREFIX = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,19}$"
 MAX_PAYMENT_TERMS_DAYS = 3650
 
@@ -83,6 +91,8 @@ class Reference:
     prices: pl.DataFrame
     statuses: pl.DataFrame
     issuer: pl.DataFrame | None = None
+    price_tiers: pl.DataFrame | None = None
+    commitments: pl.DataFrame | None = None
 
 
 class _Problems:
@@ -111,7 +121,7 @@ def load_reference(directory: Path) -> Reference:
         for column in COLUMNS[file] if df is not None else ():
             if (file, column) not in OPTIONAL:
                 problems.flag(file, df, pl.col(column).is_null(), pl.lit(f"{column} is blank"))
-    customers, keys, meters, prices, statuses, issuer = frames.values()
+    customers, keys, meters, prices, statuses, issuer, tiers, commitments = frames.values()
     known = None if customers is None else customers.drop_nulls("customer_id").unique("customer_id", keep="first")
     if customers is not None:
         _check_currency(customers, "customers.csv", problems)
@@ -125,7 +135,15 @@ def load_reference(directory: Path) -> Reference:
     if meters is not None:
         _check_meters(meters, problems)
     if prices is not None:
-        prices = _check_prices(prices, known, problems)
+        prices = _check_prices(reference_pricing.check_models(prices, problems), known, problems)
+        tiers = reference_pricing.check_tiers(tiers, prices, problems)
+    if tiers is not None and "row" in tiers.columns:
+        tiers = None  # prices.csv could not be read: its tiers cannot be matched
+    if commitments is not None:
+        _check_currency(commitments, "commitments.csv", problems)
+        _check_known_customer(commitments, "commitments.csv", known, problems)
+        _check_customer_currency(commitments, "commitments.csv", known, problems)
+    commitments = reference_pricing.check_commitments(commitments, problems)
     if statuses is not None:
         _check_source(statuses, "statuses.csv", STATUS_SOURCES, problems)
         problems.flag("statuses.csv", statuses, ~pl.col("effect").is_in(EFFECTS),
@@ -145,6 +163,8 @@ def load_reference(directory: Path) -> Reference:
         prices=prices.select(COLUMNS["prices.csv"]),
         statuses=statuses.select(COLUMNS["statuses.csv"]),
         issuer=None if issuer is None else issuer.select(COLUMNS["issuer.csv"]),
+        price_tiers=tiers,
+        commitments=commitments,
     )
 
 
@@ -268,12 +288,16 @@ def _check_prices(df: pl.DataFrame, known: pl.DataFrame | None, problems: _Probl
                       pl.format("{} '{}' is not a date (YYYY-MM-DD)", pl.lit(c), f"{c}_text"))
     problems.flag(file, df, pl.col("effective_from") >= pl.col("effective_to"),
                   pl.format("effective_from {} is not before effective_to {}", *_DATES))
+    _check_customer_currency(df, file, known, problems)
+    _check_overlaps(df, problems)
+    return df
+
+
+def _check_customer_currency(df: pl.DataFrame, file: str, known: pl.DataFrame | None, problems: _Problems) -> None:
     if known is not None:
         with_customer = df.join(known.select("customer_id", customer_currency="currency"), on="customer_id")
         problems.flag(file, with_customer, pl.col("currency") != pl.col("customer_currency"), pl.format(
             "currency {} differs from customer {}'s currency {}", "currency", "customer_id", "customer_currency"))
-    _check_overlaps(df, problems)
-    return df
 
 
 def _check_overlaps(df: pl.DataFrame, problems: _Problems) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from transforms import audit, intermediate, lifecycle, marts
+from transforms import audit, intermediate, lifecycle, marts, reference_pricing
 from transforms.changes import (
     CHANGED_LINES,
     Pending,
@@ -82,9 +82,15 @@ def connect_state(db: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.
     return con
 
 
-REFERENCE_TABLES = ("customers", "customer_keys", "meters", "prices", "statuses", "issuer")
-NO_ISSUER = pl.DataFrame(schema={"name": pl.String, "address": pl.String, "tax_id": pl.String,
-                                 "number_prefix": pl.String, "payment_terms_days": pl.Int32})
+REFERENCE_TABLES = ("customers", "customer_keys", "meters", "prices", "statuses", "issuer", "price_tiers",
+                    "commitments")
+# The tables of optional files, empty when a Reference has none of them.
+EMPTY_REFERENCE = {
+    "issuer": pl.DataFrame(schema={"name": pl.String, "address": pl.String, "tax_id": pl.String,
+                                   "number_prefix": pl.String, "payment_terms_days": pl.Int32}),
+    "price_tiers": pl.DataFrame(schema=reference_pricing.TIER_SCHEMA),
+    "commitments": pl.DataFrame(schema=reference_pricing.COMMITMENT_SCHEMA),
+}
 
 
 def write_reference(con: duckdb.DuckDBPyConnection, reference: Reference) -> None:
@@ -102,7 +108,7 @@ def write_reference(con: duckdb.DuckDBPyConnection, reference: Reference) -> Non
 
 def _frame(reference: Reference, name: str) -> pl.DataFrame:
     frame = getattr(reference, name)
-    return NO_ISSUER if frame is None else frame
+    return EMPTY_REFERENCE[name] if frame is None else frame
 
 
 def reference_fingerprint(reference: Reference) -> str:
