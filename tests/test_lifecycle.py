@@ -242,3 +242,28 @@ def test_a_month_is_not_closed_while_input_files_are_refused(tmp_path, capsys):
     assert not list((tmp_path / "control").glob("*.json"))
     assert published(tmp_path).documents == {"INV-202609-c_usd": ("invoice", "draft", "c_usd", SEPT, D("5.00"),
                                                                   None, None, None)}
+
+
+def test_explain_and_status_show_the_documents(tmp_path, capsys):
+    reference(tmp_path)
+    write_dump(tmp_path / "raw", "samplehc/a.jsonl", [claim(10, "2026-09-10T12:00:00Z", 1)])
+    go(tmp_path, SEPT, "2026-10-03")
+    write_dump(tmp_path / "raw", "samplehc/b.jsonl", [claim(4, "2026-09-20T12:00:00Z", 2)])
+    go(tmp_path)
+    db = ["--db", str(tmp_path / "warehouse.duckdb")]
+    capsys.readouterr()
+    assert main(["explain", "TLY-2026-000001", *db]) == 0
+    out = capsys.readouterr().out
+    assert "Invoice TLY-2026-000001 (issued)" in out and "due" in out and "2026-11-02" in out
+    assert "samplehc/a.jsonl:1:0" in out and "billed on it" in out and "samplehc/b.jsonl" not in out
+    assert main(["explain", "ADJ-202609-c_usd", *db]) == 0
+    out = capsys.readouterr().out
+    assert "Debit note ADJ-202609-c_usd (draft: issued by the next close)" in out
+    assert "corrects" in out and "TLY-2026-000001" in out and "2.00 USD" in out
+    assert "samplehc/b.jsonl:1:0" in out and "added since the last issue" in out and "samplehc/a.jsonl" not in out
+    assert main(["explain", "TLY-2026-000002", *db]) == 2
+    assert "no document TLY-2026-000002" in capsys.readouterr().err
+    assert main(["status", *db]) == 0
+    out = capsys.readouterr().out
+    assert "Documents by month" in out and "closed" in out
+    assert "last issued number of TLY in 2026: TLY-2026-000001 (1 issued)" in out

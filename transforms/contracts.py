@@ -16,6 +16,7 @@ import pandera.polars as pa
 import polars as pl
 
 from transforms.batches import BATCH_ROWS
+from transforms.intermediate.pricing import RATED_MODELS
 from transforms.marts.invoices import MONEY, QUANTITY
 from transforms.outcomes import OUTCOMES, REASONS
 from transforms.raw.dump_files import SOURCES
@@ -84,9 +85,11 @@ PRICED_USAGE = pa.DataFrameSchema(
             (pl.col("outcome") == "quarantined") == pl.col("reason").is_not_null()),
             error="a record is quarantined exactly when it has a reason"),
         pa.Check(lambda d: d.lazyframe.select(
-            (pl.col("outcome") != "billed") | (pl.col("unit_price").is_not_null() & pl.col("customer_id").is_not_null()
-             & pl.col("metric_id").is_not_null() & pl.col("period_start").is_not_null())),
-            error="a billed line has a customer, metric, unit price and period"),
+            (pl.col("outcome") != "billed") | (
+                (pl.col("unit_price").is_not_null() | pl.col("price_model").is_in(RATED_MODELS))
+                & pl.col("customer_id").is_not_null() & pl.col("metric_id").is_not_null()
+                & pl.col("period_start").is_not_null())),
+            error="a billed line has a customer, metric, period and a unit price, or a price row that rates the month"),
         # One grouping for both record-level rules: grouping is most of a contract's cost.
         pa.Check(lambda d: d.lazyframe.select(
             ((pl.col("outcome").n_unique() == 1) & (pl.col("property_index") == 0).any())
@@ -96,7 +99,7 @@ PRICED_USAGE = pa.DataFrameSchema(
                  error="outside paygentic batches a record is one usage line"),
     ],
     unique=["source_file", "line_number", "record_index", "property_index"],
-    metadata={"reads": ["customer_id", "metric_id", "period_start"]},
+    metadata={"reads": ["customer_id", "metric_id", "period_start", "price_model"]},
 )
 
 INVOICE_LINES = pa.DataFrameSchema(
@@ -109,9 +112,11 @@ INVOICE_LINES = pa.DataFrameSchema(
         "quantity": pa.Column(QUANTITY, pa.Check.ge(0)),
         "amount": pa.Column(MONEY, pa.Check.ge(0)),
         "currency": pa.Column(str, pa.Check.str_matches(r"^[A-Z]{3}$")),
-        "event_count": pa.Column(pl.Int64, pa.Check.ge(1)),
+        "event_count": pa.Column(pl.Int64, pa.Check.ge(0)),  # 0 on a flat fee or minimum line
+        "kind": pa.Column(str, pa.Check.isin(["usage", "flat_fee", "minimum"])),
+        "tier": pa.Column(pl.Int32, pa.Check.ge(1), nullable=True),
     },
-    unique=["invoice_id", "metric_id", "unit_price"],
+    unique=["invoice_id", "metric_id", "kind", "tier", "unit_price"],
 )
 
 INVOICES = pa.DataFrameSchema(
@@ -123,7 +128,7 @@ INVOICES = pa.DataFrameSchema(
         "currency": pa.Column(str),
         "total": pa.Column(MONEY, pa.Check.ge(0)),
         "line_count": pa.Column(pl.Int64, pa.Check.ge(1)),
-        "event_count": pa.Column(pl.Int64, pa.Check.ge(1)),
+        "event_count": pa.Column(pl.Int64, pa.Check.ge(0)),  # 0: a month a minimum commitment alone invoices
     },
 )
 

@@ -11,6 +11,12 @@ CREATE TABLE IF NOT EXISTS invoice_lines (
     currency     VARCHAR NOT NULL,
     event_count  BIGINT NOT NULL
 );
+-- SPEC §8: the line's kind and tier, the model of the price that made it, and its words on a document.
+ALTER TABLE invoice_lines ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'usage';
+ALTER TABLE invoice_lines ADD COLUMN IF NOT EXISTS tier INTEGER;
+ALTER TABLE invoice_lines ADD COLUMN IF NOT EXISTS price_model VARCHAR DEFAULT 'per_unit';
+ALTER TABLE invoice_lines ADD COLUMN IF NOT EXISTS description VARCHAR;
+ALTER TABLE invoice_lines ALTER COLUMN aggregation DROP NOT NULL;  -- NULL on a minimum line
 CREATE TABLE IF NOT EXISTS invoices (
     invoice_id   VARCHAR NOT NULL,
     customer_id  VARCHAR NOT NULL,

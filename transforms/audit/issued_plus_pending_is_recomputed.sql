@@ -3,7 +3,7 @@
 WITH closed AS (
     SELECT month AS period_start FROM lc_closes
 ), recomputed AS (
-    SELECT customer_id, period_start, metric_id, 'usage' AS kind, NULL::VARCHAR AS tier, unit_price, quantity, amount
+    SELECT customer_id, period_start, metric_id, kind, tier, unit_price, quantity, amount
     FROM invoice_lines SEMI JOIN closed USING (period_start)
 ), documented AS (
     SELECT d.customer_id, d.period_start, l.metric_id, l.kind, l.tier, l.unit_price,

@@ -2,14 +2,14 @@
 -- recomputed now (the invoice lines) differs from everything issued for it (the invoice and every note
 -- since): the quantity, amount and record-count differences. Issued plus this equals the recomputed month.
 WITH recomputed AS (
-    SELECT customer_id, period_start, metric_id, 'usage' AS kind, NULL::VARCHAR AS tier, unit_price,
-           quantity, amount, event_count, currency
+    SELECT customer_id, period_start, metric_id, kind, tier, unit_price, quantity, amount, event_count, currency,
+           description
     FROM invoice_lines
     WHERE list_contains($1::DATE[], period_start)
 ), issued AS (
     SELECT l.customer_id, l.period_start, l.metric_id, l.kind, l.tier, l.unit_price,
            sum(l.quantity) AS quantity, sum(l.amount) AS amount, sum(l.event_count) AS event_count,
-           any_value(d.currency) AS currency
+           any_value(d.currency) AS currency, any_value(l.description) AS description
     FROM lc_issued_lines l JOIN lc_issued d USING (document_number)
     GROUP BY ALL
 )
@@ -23,7 +23,8 @@ SELECT
     (coalesce(r.quantity, 0) - coalesce(i.quantity, 0))::DECIMAL(38, 18) AS quantity,
     (coalesce(r.amount, 0) - coalesce(i.amount, 0))::DECIMAL(38, 4) AS amount,
     (coalesce(r.event_count, 0) - coalesce(i.event_count, 0))::BIGINT AS event_count,
-    coalesce(r.currency, i.currency) AS currency
+    coalesce(r.currency, i.currency) AS currency,
+    coalesce(r.description, i.description) AS description
 FROM recomputed r
 FULL JOIN issued i
     ON r.customer_id = i.customer_id AND r.period_start = i.period_start AND r.metric_id = i.metric_id

@@ -6,9 +6,15 @@
 WITH wanted AS (
     SELECT DISTINCT customer_id, period_start FROM doc_lines
 ), billed AS (
-    SELECT DISTINCT p.customer_id, p.period_start, p.metric_id, 'usage' AS kind, NULL::VARCHAR AS tier,
-           p.unit_price, p.source_file, p.line_number, p.record_index
+    -- A record priced per unit is behind the usage line of its unit price; one a price row rates as a
+    -- whole (SPEC §8) is behind every usage line of that rating (its tiers are the month's, not its own).
+    SELECT DISTINCT p.customer_id, p.period_start, p.metric_id, l.kind, l.tier, l.unit_price,
+           p.source_file, p.line_number, p.record_index
     FROM int_priced_usage p SEMI JOIN wanted w USING (customer_id, period_start)
+    JOIN invoice_lines l
+        ON l.customer_id = p.customer_id AND l.period_start = p.period_start AND l.metric_id = p.metric_id
+        AND l.kind = 'usage' AND l.price_model = p.price_model
+        AND (p.price_model <> 'per_unit' OR l.unit_price = p.unit_price)
     WHERE p.outcome = 'billed'
 ), issued AS (
     SELECT d.customer_id, d.period_start, r.metric_id, r.kind, r.tier, r.unit_price,

@@ -19,11 +19,13 @@ WHERE NOT list_contains($1::DATE[], i.period_start);
 
 DELETE FROM document_lines;
 INSERT INTO document_lines
-SELECT document_number, metric_id, kind, tier, unit_price, quantity, amount, event_count FROM lc_issued_lines
+SELECT document_number, metric_id, kind, tier, unit_price, quantity, amount, event_count, description
+FROM lc_issued_lines
 UNION ALL
-SELECT document_number, metric_id, kind, tier, unit_price, quantity, amount, event_count FROM pending_lines
+SELECT document_number, metric_id, kind, tier, unit_price, quantity, amount, event_count, description
+FROM pending_lines
 UNION ALL
-SELECT invoice_id, metric_id, 'usage', NULL::VARCHAR, unit_price, quantity, amount, event_count
+SELECT invoice_id, metric_id, kind, tier, unit_price, quantity, amount, event_count, description
 FROM invoice_lines WHERE NOT list_contains($1::DATE[], period_start);
 
 DELETE FROM document_line_records;

@@ -131,9 +131,10 @@ def _lines_table(lines: Sequence[Mapping], currency: str) -> Table:
     rows = [header]
     for line in lines:
         events = line["event_count"]
-        detail = [str(part) for part in (line.get("kind"), line.get("tier")) if part]
-        detail = _markup(" · ".join([*detail, f"{events:,} event{'' if abs(events) == 1 else 's'}"]))
-        metric = f"{_markup(line['metric_id'])}<br/><font size='7'>{detail}</font>"
+        detail = _markup(f"{events:,} event{'' if abs(events) == 1 else 's'}")
+        described = line.get("description") or " · ".join(
+            str(part) for part in (line["metric_id"], line.get("kind"), line.get("tier")) if part)
+        metric = f"{_markup(described)}<br/><font size='7'>{detail}</font>"
         quantity = format_quantity(line["quantity"])
         if line.get("unit"):
             quantity = f"{quantity} {line['unit']}"

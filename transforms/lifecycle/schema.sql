@@ -35,11 +35,12 @@ CREATE TABLE IF NOT EXISTS lc_issued_lines (
     period_start    DATE NOT NULL,
     metric_id       VARCHAR NOT NULL,
     kind            VARCHAR NOT NULL,
-    tier            VARCHAR,
+    tier            INTEGER,
     unit_price      DECIMAL(38, 18) NOT NULL,
     quantity        DECIMAL(38, 18) NOT NULL,
     amount          DECIMAL(38, 4) NOT NULL,
-    event_count     BIGINT NOT NULL
+    event_count     BIGINT NOT NULL,
+    description     VARCHAR  -- the line in a customer's words (tiers, packages, fees, the minimum)
 );
 -- Lineage of issued lines: the records behind an invoice line ('billed'), and those whose addition,
 -- removal or new price made a note's line ('added', 'removed'; 'kept' when the records are the same
@@ -48,7 +49,7 @@ CREATE TABLE IF NOT EXISTS lc_issued_records (
     document_number VARCHAR NOT NULL,
     metric_id       VARCHAR NOT NULL,
     kind            VARCHAR NOT NULL,
-    tier            VARCHAR,
+    tier            INTEGER,
     unit_price      DECIMAL(38, 18) NOT NULL,
     source_file     VARCHAR NOT NULL,
     line_number     BIGINT NOT NULL,

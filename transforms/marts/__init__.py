@@ -18,6 +18,7 @@ import polars as pl
 from transforms import audit
 from transforms.changes import rows_on_lines
 from transforms.intermediate import count_outcomes
+from transforms.marts import rating
 from transforms.marts.invoices import build_invoice_lines, build_invoices
 from transforms.sql_files import read_sql
 from transforms.transactions import transaction
@@ -104,10 +105,11 @@ def record_chunks(con: duckdb.DuckDBPyConnection, name: str, since: int = 0) -> 
 
 
 def stale_periods(con: duckdb.DuckDBPyConnection) -> list[date]:
-    """Months whose invoices no longer match the priced usage, or have not passed their checks since
-    they were last rewritten (``audit.unchecked_periods``)."""
+    """Months whose invoices no longer match the priced usage, have not passed their checks since they
+    were last rewritten (``audit.unchecked_periods``), or lack the invoice a minimum commitment makes."""
     stale = [row[0] for row in con.sql("SELECT period_start FROM int_stale_periods ORDER BY 1").fetchall()]
-    return sorted({*stale, *audit.unchecked_periods(con)})
+    committed = [row[0] for row in con.sql(read_sql(__file__, "commitment_months.sql")).fetchall()]
+    return sorted({*stale, *committed, *audit.unchecked_periods(con)})
 
 
 def billing_month_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -121,10 +123,20 @@ def billing_month_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def invoices_for(con: duckdb.DuckDBPyConnection, periods: list[date]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Invoice lines and invoices of the given periods (first days of months)."""
+    """Invoice lines and invoices of the given periods (first days of months): usage priced per unit or
+    rated by its price row's model, then the minimum commitments (``rating``)."""
     aggregated = con.sql(read_sql(__file__, "invoice_lines.sql"), params=[periods]).pl()
     records = aggregated.group_by("customer_id", "period_start").agg(pl.col("record_count").sum().alias("event_count"))
-    lines = build_invoice_lines(aggregated)
+    tiers = con.sql("SELECT * FROM ref_price_tiers").pl()
+    packages = con.sql("SELECT * FROM ref_prices WHERE model = 'package'").pl()
+    rated = rating.rate(aggregated, tiers, packages)
+    usage = build_invoice_lines(rated)
+    totals = usage.group_by("customer_id", "period_start").agg(pl.col("amount").sum().alias("total"))
+    span = con.sql("SELECT min(period_start), max(period_start) FROM int_priced_usage WHERE outcome = 'billed'"
+                   ).fetchall()[0]
+    commitments = con.sql("SELECT * FROM ref_commitments").pl()
+    minimums = rating.minimum_lines(totals, commitments, periods, span, rated.schema)
+    lines = build_invoice_lines(pl.concat([rated, minimums])) if minimums.height else usage
     return lines, build_invoices(lines, records)
 
 

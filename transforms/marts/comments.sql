@@ -19,8 +19,12 @@ COMMENT ON COLUMN invoice_lines.invoice_id IS 'Invoice the line is on (invoices.
 COMMENT ON COLUMN invoice_lines.customer_id IS 'Customer invoiced (customer_id of customers.csv). Never NULL.';
 COMMENT ON COLUMN invoice_lines.period_start IS 'First day of the billing month, in the customer''s time zone. Never NULL.';
 COMMENT ON COLUMN invoice_lines.metric_id IS 'Billable metric (metric_id of meters.csv). Never NULL.';
-COMMENT ON COLUMN invoice_lines.aggregation IS 'How the metric''s meter aggregates a month: sum (adds quantities), count (counts records), max (largest value), unique_count (distinct values). Never NULL.';
-COMMENT ON COLUMN invoice_lines.unit_price IS 'Price per unit in the invoice currency, in major units, exact: the price the events carried, else the price book row effective on the event''s local date (max and unique_count: on the first day of the month). Two prices of one metric in a month make two lines. Never NULL.';
+COMMENT ON COLUMN invoice_lines.aggregation IS 'How the metric''s meter aggregates a month: sum (adds quantities), count (counts records), max (largest value), unique_count (distinct values). NULL on a minimum line.';
+COMMENT ON COLUMN invoice_lines.unit_price IS 'Price per unit in the invoice currency, in major units, exact: the price the events carried, else the per-unit price book row effective on the event''s local date (max and unique_count: on the first day of the month); on a rated line the tier''s price, the price per package, the flat fee, or the minimum''s shortfall. Two prices of one metric in a month make two lines. Never NULL.';
+COMMENT ON COLUMN invoice_lines.kind IS 'usage (units at a price), flat_fee (a tier''s fee, quantity 1) or minimum (a minimum commitment''s shortfall, metric minimum_commitment, quantity 1). Never NULL.';
+COMMENT ON COLUMN invoice_lines.tier IS 'Tier of a graduated or volume price row, from 1 in price_tiers.csv''s order. NULL outside tiers (per unit, package, minimum).';
+COMMENT ON COLUMN invoice_lines.price_model IS 'Model of the price that made the line: per_unit (also every event-carried price), graduated, volume or package; the month''s model is the one of the price row effective on its first day. NULL on a minimum line.';
+COMMENT ON COLUMN invoice_lines.description IS 'The line in the words a document shows: the metric, and for a rated line its tier and bounds, its packages or its fee, or the minimum commitment.';
 COMMENT ON COLUMN invoice_lines.quantity IS 'The meter''s aggregate over the line''s records, exact: the sum of their quantities (sum), the number of records (count), the largest value (max) or the number of distinct values (unique_count). Never NULL.';
 COMMENT ON COLUMN invoice_lines.amount IS 'quantity × unit_price computed exactly, rounded half-to-even to the ISO 4217 minor unit of the invoice currency (stored with 4 decimals). Never NULL.';
 COMMENT ON COLUMN invoice_lines.currency IS 'ISO 4217 code of the invoice currency (the customer''s). Never NULL.';
@@ -47,6 +51,7 @@ COMMENT ON COLUMN usage_events.quantity IS 'The line''s metered value, exact: th
 COMMENT ON COLUMN usage_events.distinct_value IS 'For unique_count metrics only, the value counted: string:<text> or number:<decimal>, so "1" and 1 differ and 1 and 1.0 do not. NULL for other metrics.';
 COMMENT ON COLUMN usage_events.unit_price IS 'Price per unit in the customer''s currency, in major units, exact. Set on billed lines only; NULL for every other outcome.';
 COMMENT ON COLUMN usage_events.price_source IS 'Where unit_price came from: event (the event carried a price) or price_book (prices.csv). NULL unless billed.';
+COMMENT ON COLUMN usage_events.price_model IS 'per_unit (unit_price prices the line), or graduated, volume or package: the price row effective on the month''s first day rates the month''s quantity as a whole, and unit_price is NULL. NULL unless billed.';
 COMMENT ON COLUMN usage_events.currency IS 'ISO 4217 code of the customer''s currency. NULL without a customer.';
 COMMENT ON COLUMN usage_events.outcome IS 'What became of the record, one outcome per record (on each of its lines): billed, duplicate, superseded, voided, rejected_by_vendor, unmetered or quarantined. Never NULL.';
 COMMENT ON COLUMN usage_events.reason IS 'Why the record was quarantined: invalid_json, invalid_envelope, schema_violation, invalid_value, unknown_status, unknown_customer or no_price. NULL for every outcome but quarantined.';
@@ -164,7 +169,7 @@ COMMENT ON COLUMN invoice_line_records.invoice_id IS 'Invoice of the line (invoi
 COMMENT ON COLUMN invoice_line_records.customer_id IS 'Customer invoiced. Never NULL.';
 COMMENT ON COLUMN invoice_line_records.period_start IS 'First day of the billing month. Never NULL.';
 COMMENT ON COLUMN invoice_line_records.metric_id IS 'Metric of the invoice line. Never NULL.';
-COMMENT ON COLUMN invoice_line_records.unit_price IS 'Unit price of the invoice line and of this usage line (they are equal), in major units of the currency, exact. Never NULL.';
+COMMENT ON COLUMN invoice_line_records.unit_price IS 'Unit price of this usage line (that of its invoice line), in major units of the currency, exact. NULL when a graduated, volume or package row rates the month (see tier).';
 COMMENT ON COLUMN invoice_line_records.aggregation IS 'The metric''s aggregation: sum, count, max or unique_count; says how the rows make line_quantity. NULL only if the line were missing from invoice_lines.';
 COMMENT ON COLUMN invoice_line_records.currency IS 'ISO 4217 code of the invoice currency. Never NULL.';
 COMMENT ON COLUMN invoice_line_records.line_quantity IS 'invoice_lines.quantity: the aggregate of all rows of the line, repeated on each. NULL only if the line were missing.';
@@ -183,6 +188,9 @@ COMMENT ON COLUMN invoice_line_records.local_date IS 'Date of occurred_at in the
 COMMENT ON COLUMN invoice_line_records.quantity IS 'The record''s metered value on this line, exact; 1 for count metrics. NULL for unique_count metrics (see distinct_value).';
 COMMENT ON COLUMN invoice_line_records.distinct_value IS 'For unique_count metrics, the value counted (string:<text> or number:<decimal>). NULL for other metrics.';
 COMMENT ON COLUMN invoice_line_records.price_source IS 'Where the unit price came from: event or price_book. Never NULL.';
+COMMENT ON COLUMN invoice_line_records.kind IS 'Kind of the invoice line: usage (a record is behind usage lines only). NULL only if the line were missing.';
+COMMENT ON COLUMN invoice_line_records.tier IS 'Tier of the invoice line. A graduated month has a row per record and tier line: which records fall in which tier is not meaningful, every record of the month''s aggregate stands behind each tier. NULL outside tiers.';
+COMMENT ON COLUMN invoice_line_records.price_model IS 'Model of the record''s price: per_unit, graduated, volume or package. Never NULL.';
 
 -- record_outcomes ----------------------------------------------------------------------------------
 COMMENT ON VIEW record_outcomes IS 'Lineage from raw records to outcomes: one row per raw record (its row count equals the sum of reconciliation.records), with what became of it and why, the keys that decided it, the record that decided a duplicate or superseded one and that record''s own outcome, and the invoice it is billed on.';

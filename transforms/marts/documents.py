@@ -81,7 +81,7 @@ def invoice_document(invoice: Mapping, lines: Sequence[Mapping], customer_name: 
         places=minor_unit(currency),
         lines=[
             {
-                "metric": line["metric_id"],
+                "metric": line.get("description") or line["metric_id"],
                 "note": AGGREGATION_NOTES.get(line.get("aggregation")),
                 "events": f"{line['event_count']:,}",
                 "quantity": format_quantity(line["quantity"]),
@@ -134,7 +134,7 @@ def invoice_html(con: duckdb.DuckDBPyConnection, invoice_id: str, *, issuer: str
     if not invoices:
         raise InvoiceNotFound(f"no invoice {invoice_id!r}")
     [invoice] = invoices
-    lines = _rows(con, "SELECT * FROM invoice_lines WHERE invoice_id = ? ORDER BY metric_id, unit_price",
+    lines = _rows(con, "SELECT * FROM invoice_lines WHERE invoice_id = ? ORDER BY metric_id, kind DESC, tier, unit_price",
                   [invoice_id])
     name, timezone = customers(con).get(invoice["customer_id"], (None, None))
     return invoice_document(invoice, lines, name, timezone=timezone, issuer=issuer)
@@ -149,7 +149,7 @@ def month_documents(con: duckdb.DuckDBPyConnection, period_start: date, *,
         return {}
     lines: dict[str, list[dict]] = {}
     for line in _rows(con, "SELECT * FROM invoice_lines WHERE period_start = ? "
-                           "ORDER BY invoice_id, metric_id, unit_price", [period_start]):
+                           "ORDER BY invoice_id, metric_id, kind DESC, tier, unit_price", [period_start]):
         lines.setdefault(line["invoice_id"], []).append(line)
     known = customers(con)
     files = {}

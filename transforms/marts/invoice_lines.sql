@@ -1,4 +1,5 @@
--- One row per customer × billing month × metric × unit price of the billed usage in the months `?`:
+-- One row per customer × billing month × metric × unit price (per-unit usage) or price row (usage a
+-- graduated, volume or package row rates as a whole, SPEC §8) of the billed usage in the months `?`:
 -- the meter's aggregate and the distinct records behind it. Amounts are taken later, in exact decimals.
 -- `record_count` counts each record on the line of its first usage line (property 0), so an invoice's
 -- records are the sum over its lines: a record is billed whole, on one customer and month.
@@ -7,7 +8,8 @@
 WITH billed AS (
     SELECT * FROM int_priced_usage WHERE outcome = 'billed' AND list_contains(?, period_start)
 )
-SELECT invoice_id, customer_id, period_start, metric_id, unit_price, currency,
+SELECT invoice_id, customer_id, period_start, metric_id, unit_price, currency, price_model, price_row_customer,
+    price_row_from,
     any_value(aggregation) AS aggregation,
     CASE any_value(aggregation) WHEN 'max' THEN max(quantity) ELSE sum(quantity) END::DECIMAL(38, 18) AS quantity,
     count(*) FILTER (WHERE counts_as_event) AS event_count,
@@ -16,7 +18,8 @@ FROM billed
 WHERE aggregation IS DISTINCT FROM 'unique_count'
 GROUP BY ALL
 UNION ALL
-SELECT invoice_id, customer_id, period_start, metric_id, unit_price, currency,
+SELECT invoice_id, customer_id, period_start, metric_id, unit_price, currency, price_model, price_row_customer,
+    price_row_from,
     any_value(aggregation) AS aggregation,
     count(DISTINCT distinct_value)::DECIMAL(38, 18) AS quantity,
     count(*) FILTER (WHERE counts_as_event) AS event_count,

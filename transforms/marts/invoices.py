@@ -1,7 +1,8 @@
-"""Invoices and invoice lines from the aggregated billed usage (SPEC §4), on Polars frames.
+"""Invoices and invoice lines from the aggregated billed usage (SPEC §4, §8), on Polars frames.
 
-An invoice line is (customer, period, metric, unit_price); its quantity is the meter's aggregate,
-its amount the exact product rounded half-to-even to the currency's minor unit. The product is taken
+An invoice line is (customer, period, metric, kind, tier, unit_price); its quantity is the meter's
+aggregate (or a tier's share of it, packages, 1 for a fee or a minimum), its amount the exact product
+rounded half-to-even to the currency's minor unit. The product is taken
 in Python's ``decimal`` once per invoice line (not per record): Polars' Decimal multiplication rounds
 to the larger input scale, which would round twice.
 """
@@ -33,9 +34,10 @@ def build_invoice_lines(aggregated: pl.DataFrame) -> pl.DataFrame:
         )
         .select(
             "invoice_id", "customer_id", "period_start", "metric_id", "aggregation",
-            "unit_price", "quantity", "amount", "currency", "event_count",
+            "unit_price", "quantity", "amount", "currency", "event_count", "kind", "tier", "price_model",
+            "description",
         )
-        .sort("invoice_id", "metric_id", "unit_price")
+        .sort("invoice_id", "metric_id", "kind", "tier", "unit_price", nulls_last=False)
     )
 
 
@@ -64,6 +66,7 @@ def build_invoices(invoice_lines: pl.DataFrame, records: pl.DataFrame) -> pl.Dat
         .agg(pl.col("amount").sum().cast(MONEY).alias("total"), pl.len().cast(pl.Int64).alias("line_count"))
         .join(records.with_columns(pl.col("event_count").cast(pl.Int64)), on=["customer_id", "period_start"],
               how="left")
+        .with_columns(pl.col("event_count").fill_null(0))  # a month a minimum commitment alone invoices
         .with_columns(pl.col("period_start").dt.offset_by("1mo").alias("period_end"))
         .select(
             "invoice_id", "customer_id", "period_start", "period_end", "currency",

@@ -5,7 +5,7 @@ SELECT
     source_file || ':' || line_number || ':' || record_index AS record_id,
     customer_key, customer_id, event_type, metric_id, aggregation,
     occurred_at, received_at, local_date, period_start,
-    quantity, distinct_value, unit_price, price_source, currency,
+    quantity, distinct_value, unit_price, price_source, price_model, currency,
     outcome, reason, detail, decided_by, invoice_id,
     dedup_key, version_key, status, member
 FROM int_priced_usage

@@ -51,9 +51,11 @@ SELECT u.invoice_id, u.customer_id, u.period_start, u.metric_id, u.unit_price,
     l.quantity AS line_quantity, l.amount AS line_amount, l.event_count AS line_event_count,
     u.record_id, u.source, u.source_file, u.line_number, u.record_index, u.property_index,
     u.customer_key, u.event_type, u.occurred_at, u.local_date,
-    u.quantity, u.distinct_value, u.price_source
+    u.quantity, u.distinct_value, u.price_source, l.kind, l.tier, u.price_model
 FROM usage_events u
-LEFT JOIN invoice_lines l USING (invoice_id, metric_id, unit_price)
+LEFT JOIN invoice_lines l
+    ON l.invoice_id = u.invoice_id AND l.metric_id = u.metric_id AND l.kind = 'usage'
+    AND l.price_model = u.price_model AND (u.price_model <> 'per_unit' OR l.unit_price = u.unit_price)
 WHERE u.outcome = 'billed';
 
 -- Lineage, raw record → outcome: one row per record (its first usage line, property 0, which every
