@@ -25,6 +25,7 @@ def priced(rows: list[tuple]) -> pl.DataFrame:
         pl.lit(Decimal(1), QUANTITY).alias("quantity"),
         pl.lit(Decimal("0.5"), QUANTITY).alias("unit_price"),
         pl.lit("price_book").alias("price_source"),
+        pl.lit("per_unit").alias("price_model"),
         pl.when(billed).then(pl.lit("c1")).alias("customer_id"),
         pl.when(billed).then(pl.lit("m1")).alias("metric_id"),
         pl.when(billed).then(pl.lit(date(2026, 10, 1))).alias("period_start"),

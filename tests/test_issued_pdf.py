@@ -94,8 +94,8 @@ def test_an_invoice_shows_issuer_customer_dates_lines_and_total():
                      "Globex Klinikum GmbH", "Customer ID: globex", "Tax ID: DE123456789",
                      "Number TLY-2026-000001", "Issue date 2026-10-02", "Due date 2026-11-01",
                      "Service period 2026-09-01 – 2026-09-30",
-                     "claims_checked usage · 2,000 events 2,000 0.50 USD 1,000.00 USD",
-                     "eligibility_checks usage · standard · 469 events 469 0.50 USD 234.50 USD",
+                     "claims_checked · usage 2,000 events 2,000 0.50 USD 1,000.00 USD",
+                     "eligibility_checks · usage · standard 469 events 469 0.50 USD 234.50 USD",
                      "Total 1,234.50 USD"):
         assert expected in shown
     assert "Corrects" not in shown
@@ -118,7 +118,7 @@ def test_a_period_ending_with_the_year_and_no_optional_fields():
 def test_money_in_the_currency_minor_unit(currency, price, quantity, amount, shown_line, shown_total):
     lines = [line("claims_checked", amount, quantity=quantity, unit_price=price)]
     shown = text(issued_pdf(invoice(currency=currency, total=Decimal(amount)), lines))
-    assert f"usage · 1 event {shown_line}" in shown
+    assert f"usage 1 event {shown_line}" in shown
     assert f"Total {shown_total}" in shown
 
 
@@ -130,8 +130,8 @@ def test_a_credit_note_shows_negative_amounts_and_the_invoice_it_corrects():
     shown = text(issued_pdf(note, lines))
     assert shown.startswith("Credit note ")
     assert "Corrects invoice TLY-2026-000001" in shown
-    assert "usage · -2,000 events -2,000 0.50 USD -1,000.00 USD" in shown
-    assert "usage · 0 events -469 0.50 USD -234.50 USD" in shown
+    assert "usage -2,000 events -2,000 0.50 USD -1,000.00 USD" in shown
+    assert "eligibility_checks · usage 0 events -469 0.50 USD -234.50 USD" in shown
     assert "Total -1,234.50 USD" in shown
     assert "TLY-2026-000007 Page 1 of 1" in shown
 

@@ -161,12 +161,14 @@ def _truncated(con: duckdb.DuckDBPyConnection, path: Path) -> str | None:
     is beside it: the blocks it adds are not in the file until the next checkpoint."""
     if path.with_name(path.name + ".wal").exists():
         return None
-    block_size, blocks = con.sql("SELECT block_size, total_blocks FROM pragma_database_size() "
+    block_size, blocks = con.sql("SELECT block_size, used_blocks FROM pragma_database_size() "
                                  "WHERE database_name = current_database()").fetchall()[0]
+    # Free blocks at the end of the file need not be there (DuckDB can leave the file short of them after a
+    # rolled-back write); the blocks in use must be.
     expected = block_size * blocks
     size = path.stat().st_size
     if size < expected:
-        return f"the file is truncated: {size} bytes, its {blocks} blocks need at least {expected}"
+        return f"the file is truncated: {size} bytes, its {blocks} blocks in use need at least {expected}"
     return None
 
 

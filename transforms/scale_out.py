@@ -30,6 +30,9 @@ COPY (
 """
 
 
+RATING_TABLES = ("ref_prices", "ref_price_tiers")
+
+
 def export_billed_usage(con: duckdb.DuckDBPyConnection, folder: Path, shards: int) -> list[tuple[date, int]]:
     """Write the billed lines of ``int_priced_usage`` to ``folder`` (replacing what it held), split by
     month and customer shard; returns the (month, shard) partitions written, sorted."""
@@ -37,6 +40,8 @@ def export_billed_usage(con: duckdb.DuckDBPyConnection, folder: Path, shards: in
         raise ValueError(f"shards must be at least 1, not {shards}")
     folder.mkdir(parents=True, exist_ok=True)
     con.execute(EXPORT, [shards, str(folder)])
+    for table in RATING_TABLES:  # what rating a month reads beside its usage (SPEC §8)
+        con.execute(f"COPY {table} TO ? (FORMAT parquet)", [str(folder / f"{table}.parquet")])
     if not any(folder.glob("*/*/*.parquet")):
         return []
     return [tuple(row) for row in con.sql(
@@ -56,4 +61,10 @@ def shard_invoices(folder: Path, period: date, shard: int) -> tuple[pl.DataFrame
         raise FileNotFoundError(f"no Parquet files for {period} shard {shard} in {folder}")
     with duckdb.connect() as con:
         con.read_parquet(files, hive_partitioning=False).create_view("int_priced_usage")
+        for table in RATING_TABLES:
+            con.read_parquet(str(folder / f"{table}.parquet")).create_view(table)
+        # A minimum commitment spans months a shard may not hold: the invoice job applies them, not the fan-out.
+        con.execute("CREATE VIEW ref_commitments AS SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS currency, "
+                    "NULL::DECIMAL(38, 18) AS minimum_amount, NULL::DATE AS effective_from, NULL::DATE AS effective_to "
+                    "WHERE false")
         return invoices_for(con, [period])

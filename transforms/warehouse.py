@@ -78,8 +78,21 @@ def connect_state(db: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.
     con.execute(read_sql(staging_common.__file__, "macros.sql"))
     con.execute(read_sql(intermediate.__file__, "staged_lines.sql"))
     con.execute(read_sql(__file__, "warehouse.sql"))
+    _add_pricing_columns(con)
     con.execute(read_sql(lifecycle.__file__, "schema.sql"))
     return con
+
+
+def _add_pricing_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """A working database from before the pricing models (SPEC §8) gets the invoice lines' new columns."""
+    have = {c for (c,) in con.sql("SELECT column_name FROM duckdb_columns() WHERE table_name = 'invoice_lines' "
+                                  "AND database_name = current_database()").fetchall()}
+    if "kind" in have:
+        return
+    con.execute("ALTER TABLE invoice_lines ALTER COLUMN aggregation DROP NOT NULL")
+    for column, kind in (("kind", "VARCHAR DEFAULT 'usage'"), ("tier", "INTEGER"),
+                         ("price_model", "VARCHAR DEFAULT 'per_unit'"), ("description", "VARCHAR")):
+        con.execute(f"ALTER TABLE invoice_lines ADD COLUMN {column} {kind}")
 
 
 REFERENCE_TABLES = ("customers", "customer_keys", "meters", "prices", "statuses", "issuer", "price_tiers",

@@ -4,19 +4,17 @@ CREATE TABLE IF NOT EXISTS invoice_lines (
     customer_id  VARCHAR NOT NULL,
     period_start DATE NOT NULL,
     metric_id    VARCHAR NOT NULL,
-    aggregation  VARCHAR NOT NULL,
+    aggregation  VARCHAR,  -- NULL on a minimum line
     unit_price   DECIMAL(38, 18) NOT NULL,
     quantity     DECIMAL(38, 18) NOT NULL,
     amount       DECIMAL(38, 4) NOT NULL,
     currency     VARCHAR NOT NULL,
-    event_count  BIGINT NOT NULL
+    event_count  BIGINT NOT NULL,
+    kind         VARCHAR NOT NULL,  -- SPEC §8: usage, flat_fee or minimum
+    tier         INTEGER,
+    price_model  VARCHAR,
+    description  VARCHAR
 );
--- SPEC §8: the line's kind and tier, the model of the price that made it, and its words on a document.
-ALTER TABLE invoice_lines ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'usage';
-ALTER TABLE invoice_lines ADD COLUMN IF NOT EXISTS tier INTEGER;
-ALTER TABLE invoice_lines ADD COLUMN IF NOT EXISTS price_model VARCHAR DEFAULT 'per_unit';
-ALTER TABLE invoice_lines ADD COLUMN IF NOT EXISTS description VARCHAR;
-ALTER TABLE invoice_lines ALTER COLUMN aggregation DROP NOT NULL;  -- NULL on a minimum line
 CREATE TABLE IF NOT EXISTS invoices (
     invoice_id   VARCHAR NOT NULL,
     customer_id  VARCHAR NOT NULL,

@@ -120,6 +120,7 @@ COMMENT ON COLUMN document_lines.tier IS 'Tier of a tiered price. NULL for per-u
 COMMENT ON COLUMN document_lines.unit_price IS 'Unit price, exact. Never NULL.';
 COMMENT ON COLUMN document_lines.quantity IS 'Quantity, exact; on a note the difference (may be negative). Never NULL.';
 COMMENT ON COLUMN document_lines.amount IS 'Amount in the currency''s minor unit; on a note, the recomputed amount minus the issued amounts, each rounded half-to-even first. Never NULL.';
+COMMENT ON COLUMN document_lines.description IS 'The line in the words the document shows (tiers, packages, fees, the minimum), as invoice_lines.description.';
 COMMENT ON COLUMN document_lines.event_count IS 'Distinct records behind the line; on a note the difference. Never NULL.';
 COMMENT ON TABLE document_line_records IS 'Lineage of issued documents and pending adjustments: one row per record behind a line. An invoice line lists its billed records (billed); a note''s line the records whose addition (added) or removal (removed: voided, superseded, repriced, moved) made it, or all of them (kept) when only their figures changed. Draft invoices of open months lead to their records through usage_events.invoice_id.';
 COMMENT ON COLUMN document_line_records.document_number IS 'Document of the line. Never NULL.';
