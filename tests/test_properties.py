@@ -344,6 +344,8 @@ class Layout:
         return {s: sum(line.records for line in self.where.values() if line.source == s) for s in SOURCES}
 
     def write(self, raw_dir: Path, only: list[str] | None = None) -> None:
+        for source in SOURCES:  # a load of none of the files is still a raw folder (SPEC §6: else exit 2)
+            (raw_dir / source).mkdir(parents=True, exist_ok=True)
         for rel, data in {**self.files, **self.ignored}.items():
             if only is None or rel in only:
                 path = raw_dir / rel
