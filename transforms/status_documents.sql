@@ -9,8 +9,8 @@ SELECT d.period_start,
         AS issued,
     count(*) FILTER (WHERE d.status = 'draft' AND NOT m.closed) AS drafts,
     count(*) FILTER (WHERE d.status = 'draft' AND m.closed) AS pending_adjustments,
-    coalesce(string_agg(d.currency || ' ' || d.total::VARCHAR, ', ' ORDER BY d.document_number)
-        FILTER (WHERE d.status = 'draft' AND m.closed), '') AS pending_totals
+    coalesce(list({'currency': d.currency, 'total': d.total} ORDER BY d.document_number)
+        FILTER (WHERE d.status = 'draft' AND m.closed), []) AS pending_totals
 FROM documents d JOIN months m USING (period_start)
 GROUP BY d.period_start, m.closed
 ORDER BY d.period_start

@@ -23,7 +23,7 @@ from dagster_project.cli.common import (
     print_json,
 )
 from dagster_project.cli.guards import check_dagster_home
-from transforms.marts.formatting import format_amount
+from transforms.marts.formatting import format_amount, format_money
 from transforms.ownership import error_text
 from transforms.status import (
     PublishedStatus,
@@ -216,7 +216,8 @@ def _print_published(out: Console, db: Path, published: PublishedStatus | None) 
             documents.add_column(name, justify="right" if name in ("drafts", "pending adjustments") else "left")
         for row in published.documents_by_month.iter_rows(named=True):
             documents.add_row(row["period_start"].strftime("%Y-%m"), row["state"], row["issued"], str(row["drafts"]),
-                              str(row["pending_adjustments"]), row["pending_totals"])
+                              str(row["pending_adjustments"]),
+                              ", ".join(format_money(t["total"], t["currency"]) for t in row["pending_totals"]))
         out.print(documents)
     for row in published.last_numbers.iter_rows(named=True):
         out.print(f"last issued number of {row['prefix']} in {row['issue_year']}: {row['last_number']} "
