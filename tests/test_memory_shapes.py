@@ -157,10 +157,10 @@ def test_batches_never_span_loads_and_hold_up_to_their_bytes():
     assert Batch(1, "a", 5, "a", 9).params()["min_line"] == 5 and Batch(1, "a", 5, "b", 9).params()["min_line"] == 0
 
 
-def test_quarantined_records_of_big_batch_lines_are_published_in_chunks(tmp_path, monkeypatch):
-    """Every quarantined record carries its whole raw line, so the quarantine is published in chunks of
-    raw bytes: with chunks of one line's size, each of the 3 x 4 quarantined events of three batch lines
-    is still published once, with its line."""
+def test_quarantined_lines_are_published_once_each_in_chunks(tmp_path, monkeypatch):
+    """The quarantine's raw lines are published once per line (``quarantine_lines``), in chunks of raw
+    bytes: with chunks of one line's size, three batch lines of 4 quarantined events each are three rows,
+    and the ``quarantine`` view still gives each of the 12 records its whole line."""
     from transforms import marts
 
     monkeypatch.setattr(marts, "CHUNK_BYTES", 1500)
@@ -168,9 +168,22 @@ def test_quarantined_records_of_big_batch_lines_are_published_in_chunks(tmp_path
     lines = [batch([bad(f"q{n}-{i}") for i in range(4)] + events(1, f"ok{n}")) for n in range(3)]
     write_dump(tmp_path / "raw", "paygentic/a.jsonl", lines)
     run(tmp_path)
-    with duckdb.connect(str(tmp_path / "out" / "w.duckdb"), read_only=True) as con:
-        rows = con.sql("SELECT line_number, record_index, reason, raw FROM quarantine ORDER BY 1, 2").fetchall()
     text = (tmp_path / "raw" / "paygentic/a.jsonl").read_text().splitlines()
+    assert published(tmp_path, "SELECT line_number, raw FROM quarantine_lines ORDER BY 1") == [
+        (n, text[n - 1]) for n in (1, 2, 3)]
+    rows = published(tmp_path, "SELECT line_number, record_index, reason, raw FROM quarantine ORDER BY 1, 2")
     assert [(n, i, reason) for n, i, reason, _ in rows] == [
         (n, i, "schema_violation") for n in (1, 2, 3) for i in range(4)]
     assert all(raw == text[n - 1] for n, _, _, raw in rows)
+
+
+def test_a_multi_megabyte_line_of_1001_quarantined_events_publishes_under_a_small_limit(tmp_path):
+    """1001 records of one 2 MB line: a copy of the line per record would be 2 GB to publish; the line
+    is stored once, and the run completes under a 256MB limit."""
+    write_dump(tmp_path / "raw", F, [batch(events(1001, "big", padding=2000))])
+    size = len((tmp_path / "raw" / F).read_text().rstrip("\n"))
+    assert size > 2_000_000
+    run(tmp_path, memory_limit="256MB")
+    assert published(tmp_path, "SELECT count(*), sum(strlen(raw)) FROM quarantine_lines") == [(1, size)]
+    assert published(tmp_path, "SELECT count(*), count(DISTINCT record_index), min(strlen(raw)), max(reason) "
+                               "FROM quarantine") == [(1001, 1001, size, "schema_violation")]

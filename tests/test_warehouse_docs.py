@@ -20,6 +20,7 @@ import pytest
 from harness import envelope, write_dump, write_reference
 
 from transforms.contracts import OUTCOMES, REASONS
+from transforms.marts import QUARANTINE_TABLES
 from transforms.marts.description import ANALYST_VIEWS
 from dagster_project.dictionary import (
     DOC,
@@ -62,7 +63,7 @@ def test_every_table_view_and_column_has_a_comment(sample):
         objects = dict(con.sql(OBJECTS).fetchall())
         columns = con.sql("SELECT table_name, column_name, comment FROM duckdb_columns() "
                           "WHERE schema_name = 'main' AND NOT internal").fetchall()
-    assert set(objects) == {*PUBLISHED_TABLES, *DOCUMENT_TABLES, *ANALYST_VIEWS}
+    assert set(objects) == {*PUBLISHED_TABLES, *QUARANTINE_TABLES, *DOCUMENT_TABLES, *ANALYST_VIEWS}
     assert [name for name, comment in objects.items() if not (comment or "").strip()] == []
     assert {table for table, _, _ in columns} == set(objects)
     assert [(t, c) for t, c, comment in columns if not (comment or "").strip()] == []
@@ -310,7 +311,7 @@ def test_views_and_comments_survive_an_incremental_publish(loads, tmp_path):
                              "WHERE schema_name = 'main' AND NOT internal AND coalesce(comment, '') = ''")
     assert undocumented == []
     views = site.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1")
-    assert views == sorted((v,) for v in ANALYST_VIEWS)
+    assert views == sorted((v,) for v in (*ANALYST_VIEWS, "quarantine"))
 
 
 def test_nothing_pending_leaves_the_file_untouched_until_the_views_change(loads, tmp_path):
@@ -322,5 +323,21 @@ def test_nothing_pending_leaves_the_file_untouched_until_the_views_change(loads,
     site.state("UPDATE int_published_description SET sha256 = 'older'")
     assert site.publish() is True
     assert site.publish() is False
-    assert site.sql("SELECT count(*) FROM duckdb_views() WHERE NOT internal") == [(len(ANALYST_VIEWS),)]
+    assert site.sql("SELECT count(*) FROM duckdb_views() WHERE NOT internal") == [(len(ANALYST_VIEWS) + 1,)]
     assert site.sql("SELECT sum(total) FROM invoices") == [(D("22.805"),)]
+
+
+def test_a_file_published_with_the_quarantine_as_one_table_is_written_whole(loads, tmp_path):
+    """A warehouse published when ``quarantine`` was a table (each record with its raw line) has no
+    ``quarantine_lines`` to change in place: the next publication writes the file whole."""
+    site = loads.copy(tmp_path / "site")
+    expected = site.sql("SELECT * FROM quarantine ORDER BY ALL")
+    with duckdb.connect(str(site.db)) as con:
+        con.execute("DROP VIEW quarantine_reasons; DROP VIEW quarantine")
+        con.execute("CREATE TABLE quarantine AS SELECT q.*, l.raw FROM quarantine_records q "
+                    "JOIN quarantine_lines l USING (source, source_file, line_number)")
+        con.execute("DROP TABLE quarantine_records; DROP TABLE quarantine_lines")
+    assert site.load(SECOND_LOAD)
+    assert site.sql("SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'quarantine%' ORDER BY 1") == [
+        ("quarantine_lines",), ("quarantine_records",)]
+    assert site.sql("SELECT * FROM quarantine ORDER BY ALL") == expected

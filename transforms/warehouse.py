@@ -32,7 +32,7 @@ from transforms.changes import (
     mark_applied,
     pending,
 )
-from transforms.marts import RECORD_VIEWS, description
+from transforms.marts import PUBLISHED_RECORD_TABLES, QUARANTINE_TABLES, RECORD_VIEWS, description
 from transforms.memory import DEFAULT_MEMORY_LIMIT
 from transforms.raw.dump_files import Stamp, file_stamp
 from transforms.raw.load import create_raw_tables
@@ -43,9 +43,9 @@ from transforms.staging import common as staging_common
 from transforms.staging.common import create_staging_table
 from transforms.transactions import transaction
 
-RECORD_TABLES = RECORD_VIEWS  # one row per usage line or record: changed lines replaced
+RECORD_TABLES = PUBLISHED_RECORD_TABLES  # one row per usage line, record or line: changed lines replaced
 SUMMARY_TABLES = ("invoices", "invoice_lines", "reconciliation")  # small: copied whole
-PUBLISHED_TABLES = (*SUMMARY_TABLES, *RECORD_TABLES)  # the five tables of SPEC §5
+PUBLISHED_TABLES = (*SUMMARY_TABLES, *RECORD_VIEWS)  # the five tables of SPEC §5 (quarantine: a view)
 # What the documents read beside them (customers), and the invoice lifecycle (SPEC §7): copied whole.
 DOCUMENT_TABLES = ("customers", "documents", "document_lines", "document_line_records")
 
@@ -265,14 +265,21 @@ def _write_tables(con: duckdb.DuckDBPyConnection, db: Path, tmp: Path, change: P
     elif not reused:
         shutil.copyfile(db, tmp)
     con.execute("ATTACH ? AS publishing", [str(tmp)])
+    if not full and not _has_tables(con, "publishing", QUARANTINE_TABLES):
+        # A file published before the quarantine's lines were kept once each: written whole.
+        con.execute("DETACH publishing")
+        tmp.unlink()
+        full = True
+        con.execute("ATTACH ? AS publishing", [str(tmp)])
     try:
         # No transaction spans the writes: the new file is renamed into place only when they all
         # succeeded, and each statement's commit bounds what DuckDB holds in memory.
         if full:
             for table in (*SUMMARY_TABLES, *DOCUMENT_TABLES):
                 con.execute(f"CREATE TABLE publishing.{table} AS SELECT * FROM main.{table}")
+            con.execute("CREATE TABLE publishing.usage_events AS SELECT * FROM main.usage_events LIMIT 0")
+            con.execute(read_sql(__file__, "published_quarantine.sql"))
             for table in RECORD_TABLES:
-                con.execute(f"CREATE TABLE publishing.{table} AS SELECT * FROM main.{table} LIMIT 0")
                 _insert_records(con, table, 0)
         else:
             _apply_changes(con, change)
@@ -281,9 +288,15 @@ def _write_tables(con: duckdb.DuckDBPyConnection, db: Path, tmp: Path, change: P
         con.execute("DETACH publishing")
 
 
+def _has_tables(con: duckdb.DuckDBPyConnection, database: str, tables: tuple[str, ...]) -> bool:
+    found = con.sql("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND list_contains(?, table_name)",
+                    params=[database, list(tables)]).fetchall()[0][0]
+    return found == len(tables)
+
+
 def _insert_records(con: duckdb.DuckDBPyConnection, table: str, since: int) -> None:
     """The rows of the record table ``table`` of the lines resolved after change ``since``, into the new
-    file, a chunk at a time (``marts.record_chunks``: a quarantined record carries its whole raw line)."""
+    file, a chunk at a time (``marts.record_chunks``: quarantined raw lines by their bytes)."""
     for rows, params in marts.record_chunks(con, table, since):
         con.execute(f"INSERT INTO publishing.{table} SELECT * FROM {rows}", params)
 

@@ -76,32 +76,39 @@ def record_rows(con: duckdb.DuckDBPyConnection, name: str, since: int = 0,
     return f"({joined})", raw_params
 
 
-CHUNK_BYTES = 64 << 20  # raw line bytes per chunk of published quarantine rows
+CHUNK_BYTES = 64 << 20  # raw line bytes per chunk of published quarantine lines
+# The published quarantine (SPEC §5 ``quarantine``) is a view over two tables: its records, and each of
+# their raw lines once. A paygentic batch line of several MB with hundreds of quarantined events was
+# otherwise stored hundreds of times, and DuckDB holds a row group's strings at once to checkpoint it.
+QUARANTINE_TABLES = ("quarantine_records", "quarantine_lines")
+PUBLISHED_RECORD_TABLES = ("usage_events", *QUARANTINE_TABLES)
 
 
-def record_chunks(con: duckdb.DuckDBPyConnection, name: str, since: int = 0) -> Iterator[tuple[str, list]]:
-    """``record_rows(con, name, since)`` in chunks (relations and their parameters, each valid until the
-    next is drawn): quarantined records of about ``CHUNK_BYTES`` of raw lines each, since every record
-    carries its whole line, and a paygentic batch line of several MB with many quarantined events would
-    otherwise be held many times over in one statement."""
-    if name != "quarantine":
-        yield record_rows(con, name, since)
+def record_chunks(con: duckdb.DuckDBPyConnection, table: str, since: int = 0) -> Iterator[tuple[str, list]]:
+    """The rows of the published record table ``table`` (``PUBLISHED_RECORD_TABLES``) on the lines resolved
+    after change ``since``, as relations and their parameters, each valid until the next is drawn. The
+    raw lines of ``quarantine_lines`` come in chunks of about ``CHUNK_BYTES``."""
+    if table == "usage_events":
+        yield record_rows(con, "usage_events", since)
         return
-    con.execute("CREATE OR REPLACE TEMP TABLE quarantined_all AS SELECT * FROM quarantined_records_since(?)",
-                [since])
+    if table == "quarantine_records":
+        yield "(SELECT * FROM quarantined_records_since(?))", [since]
+        return
+    if table != "quarantine_lines":
+        raise ValueError(table)
+    con.execute("CREATE OR REPLACE TEMP TABLE quarantined_all AS SELECT DISTINCT source, source_file, line_number "
+                "FROM quarantined_records_since(?)", [since])
     raw, raw_params = rows_on_lines(con, "raw_", "quarantined_all")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE quarantine_chunks AS
-                    SELECT q.*, sum(r.size) OVER (ORDER BY source, source_file, line_number, record_index)
-                                // ?::BIGINT AS chunk
-                    FROM quarantined_all q
-                    JOIN (SELECT source, source_file, line_number, length(envelope) AS size FROM {raw}) r
-                    USING (source, source_file, line_number)""", [CHUNK_BYTES, *raw_params])
+                    SELECT source, source_file, line_number,
+                           sum(strlen(envelope)) OVER (ORDER BY source, source_file, line_number) // ?::BIGINT AS chunk
+                    FROM {raw}""", [CHUNK_BYTES, *raw_params])
     chunks = [c for (c,) in con.sql("SELECT DISTINCT chunk FROM quarantine_chunks ORDER BY 1").fetchall()]
-    for chunk in chunks or [None]:
-        con.execute("CREATE OR REPLACE TEMP TABLE quarantined_records AS SELECT * EXCLUDE (chunk) "
-                    "FROM quarantine_chunks WHERE chunk IS NOT DISTINCT FROM ?", [chunk])
-        rows, params = rows_on_lines(con, "raw_", "quarantined_records")
-        yield f"(SELECT q.*, r.envelope AS raw FROM quarantined_records q JOIN {rows} r USING (source, source_file, line_number))", params
+    for chunk in chunks:
+        con.execute("CREATE OR REPLACE TEMP TABLE quarantined_lines AS SELECT * EXCLUDE (chunk) "
+                    "FROM quarantine_chunks WHERE chunk = ?", [chunk])
+        rows, params = rows_on_lines(con, "raw_", "quarantined_lines")
+        yield f"(SELECT source, source_file, line_number, envelope AS raw FROM {rows})", params
 
 
 def stale_periods(con: duckdb.DuckDBPyConnection) -> list[date]:

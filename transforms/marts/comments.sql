@@ -64,7 +64,7 @@ COMMENT ON COLUMN usage_events.status IS 'tula status name (invoiceBillingEventS
 COMMENT ON COLUMN usage_events.member IS 'tula memberUniqueKey: the member the event is for. NULL for the other sources and when absent.';
 
 -- quarantine ---------------------------------------------------------------------------------------
-COMMENT ON TABLE quarantine IS 'One row per quarantined record (outcome quarantined in usage_events), with the reason and the raw line it came from.';
+COMMENT ON VIEW quarantine IS 'One row per quarantined record (outcome quarantined in usage_events), with the reason and the raw line it came from: quarantine_records joined with quarantine_lines.';
 COMMENT ON COLUMN quarantine.source IS 'Vendor the record came from: samplehc, tula, sequence or paygentic. Never NULL.';
 COMMENT ON COLUMN quarantine.source_file IS 'Dump file, relative to the raw directory with / separators. Never NULL.';
 COMMENT ON COLUMN quarantine.line_number IS 'Line of the record in the dump file, counting from 1; blank lines are counted. Never NULL.';
@@ -72,6 +72,19 @@ COMMENT ON COLUMN quarantine.record_index IS 'Index of the event in a paygentic 
 COMMENT ON COLUMN quarantine.reason IS 'Why it cannot be billed: invalid_json, invalid_envelope, schema_violation, invalid_value, unknown_status, unknown_customer or no_price. Never NULL.';
 COMMENT ON COLUMN quarantine.detail IS 'Readable explanation: the failing field or rule, the unknown customer key or status, the metric without a price. Never NULL.';
 COMMENT ON COLUMN quarantine.raw IS 'The dump line as read (a whole paygentic batch for each of its events), with the values of credential headers (authorization, proxy-authorization, cookie, set-cookie, x-api-key) replaced by "[REDACTED]". Never NULL.';
+
+COMMENT ON TABLE quarantine_records IS 'One row per quarantined record: the quarantine view without the raw line.';
+COMMENT ON COLUMN quarantine_records.source IS 'Vendor the record came from: samplehc, tula, sequence or paygentic. Never NULL.';
+COMMENT ON COLUMN quarantine_records.source_file IS 'Dump file, relative to the raw directory with / separators. Never NULL.';
+COMMENT ON COLUMN quarantine_records.line_number IS 'Line of the record in the dump file, counting from 1; blank lines are counted. Never NULL.';
+COMMENT ON COLUMN quarantine_records.record_index IS 'Index of the event in a paygentic batch, from 0; 0 for the other sources. Never NULL.';
+COMMENT ON COLUMN quarantine_records.reason IS 'Why it cannot be billed: invalid_json, invalid_envelope, schema_violation, invalid_value, unknown_status, unknown_customer or no_price. Never NULL.';
+COMMENT ON COLUMN quarantine_records.detail IS 'Readable explanation: the failing field or rule, the unknown customer key or status, the metric without a price. Never NULL.';
+COMMENT ON TABLE quarantine_lines IS 'One row per dump line with at least one quarantined record: its raw line, stored once however many of its events were quarantined.';
+COMMENT ON COLUMN quarantine_lines.source IS 'Vendor of the line: samplehc, tula, sequence or paygentic. Never NULL.';
+COMMENT ON COLUMN quarantine_lines.source_file IS 'Dump file, relative to the raw directory with / separators. Never NULL.';
+COMMENT ON COLUMN quarantine_lines.line_number IS 'Line in the dump file, counting from 1; blank lines are counted. Never NULL.';
+COMMENT ON COLUMN quarantine_lines.raw IS 'The dump line as read, with the values of credential headers (authorization, proxy-authorization, cookie, set-cookie, x-api-key) replaced by "[REDACTED]". Never NULL.';
 
 -- reconciliation -----------------------------------------------------------------------------------
 COMMENT ON TABLE reconciliation IS 'One row per source (all four, also without records): every raw record counted once, under its one outcome. records equals the sum of the outcome columns, always.';

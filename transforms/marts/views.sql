@@ -33,6 +33,12 @@ SELECT metric_id, aggregation, period_start, currency,
 FROM invoice_lines
 GROUP BY metric_id, aggregation, period_start, currency;
 
+-- SPEC §5 `quarantine`: one row per quarantined record with its raw line, kept once per line.
+CREATE VIEW quarantine AS
+SELECT q.source, q.source_file, q.line_number, q.record_index, q.reason, q.detail, l.raw
+FROM quarantine_records q
+JOIN quarantine_lines l USING (source, source_file, line_number);
+
 -- Source × quarantine reason, with the first quarantined record (in file and line order) as an example.
 CREATE VIEW quarantine_reasons AS
 SELECT source, reason,
