@@ -205,7 +205,7 @@ def test_explain_redacts_a_warehouse_written_before_this_redaction(pipeline, tmp
     copy = tmp_path / "old.duckdb"
     shutil.copy(db, copy)
     con = duckdb.connect(str(copy))
-    con.execute("UPDATE quarantine SET raw = ? WHERE source_file = ? AND line_number = 3",
+    con.execute("UPDATE quarantine_lines SET raw = ? WHERE source_file = ? AND line_number = 3",
                 [SAMPLEHC_LINES[2], SH])
     con.close()
     assert main(["explain", f"{SH}:3", "--db", str(copy)]) == 0

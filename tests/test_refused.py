@@ -217,20 +217,20 @@ def test_a_dump_file_with_an_io_error_while_loading_is_refused_and_loaded_once_r
 
     write_dump(site.raw, "samplehc/a.jsonl", [claim(2, 3), claim(4, 4)])
     b = write_dump(site.raw, "samplehc/b.jsonl", [claim(10, 5)])
-    real_read_bytes = Path.read_bytes
+    real_open = Path.open
 
-    def read_bytes(path: Path) -> bytes:
+    def open_(path: Path, *args, **kwargs):
         if path.absolute() == b.absolute():
             raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))
-        return real_read_bytes(path)
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(Path, "open", open_)
     code, out, err = site.run(capsys)
     assert code == 3, out + err
     assert refused_lines(out) == [f"samplehc/b.jsonl: cannot be read ({os.strerror(errno.EIO)})"]
     assert site.invoice() == (Decimal("3.00"), 2)
 
-    monkeypatch.setattr(Path, "read_bytes", real_read_bytes)
+    monkeypatch.setattr(Path, "open", real_open)
     code, out, err = site.run(capsys)
     assert code == 0, out + err
     assert site.invoice() == (Decimal("8.00"), 3)  # (6 + 10) claims × 0.50
@@ -238,14 +238,14 @@ def test_a_dump_file_with_an_io_error_while_loading_is_refused_and_loaded_once_r
 
 def test_a_file_written_to_while_it_is_read_is_left_for_the_next_run(tmp_path):
     """Its bytes may no longer be those hashed (a dump still being copied): not loaded, and not remembered."""
-    from transforms.raw.dump_files import Unreadable, discover_dump_files, read_dump
+    from transforms.raw.dump_files import Unreadable, discover_dump_files, read_lines
 
     a = write_dump(tmp_path / "raw", "samplehc/a.jsonl", [claim(2, 3)])
     [dump] = discover_dump_files(tmp_path / "raw").files
     with a.open("ab") as handle:
         handle.write(envelope_line(claim(4, 4)))
     with pytest.raises(Unreadable, match="changed while it was being read"):
-        read_dump(dump)
+        list(read_lines(dump))
 
 
 def test_a_raw_dir_without_source_folders_is_a_mistake_in_the_command(site, capsys):

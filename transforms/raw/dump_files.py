@@ -17,8 +17,9 @@ import hashlib
 import os
 import stat
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,11 +183,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_file_bytes(path: Path) -> bytes:
-    data = path.read_bytes()
-    return gzip.decompress(data) if path.name.endswith(".gz") else data
-
-
 class Unreadable(Exception):
     """A dump file that cannot be read whole; ``reason`` says why (``transforms.raw.refused``)."""
 
@@ -195,16 +191,36 @@ class Unreadable(Exception):
         self.reason = reason
 
 
-def read_dump(dump: DumpFile) -> bytes:
-    """The file's bytes, decompressed, whole and as they were hashed; else Unreadable.
+CHUNK_BYTES = 16 << 20
 
-    A truncated or corrupt gzip stream, or an I/O error, must not load part of a file (its other lines
+
+def read_lines(dump: DumpFile, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pl.DataFrame]:
+    """The file's lines (``split_lines``), decompressed, in frames of whole lines of about ``chunk_bytes``
+    (a longer line comes whole), so that memory follows the chunk, not the file; else Unreadable.
+
+    The caller loads a file's frames in one transaction and keeps them only once the last one came: a
+    truncated or corrupt gzip stream, or an I/O error, must not load part of a file (its other lines
     would then never load, the file counting as loaded). A file whose stamp moved since it was hashed
     (written to while this run read it: a dump still being copied) may not hold the bytes of its sha256,
     so it is left for the next run.
     """
+    first_line, carry, first = 1, b"", True
     try:
-        data = read_file_bytes(dump.path)
+        with dump.path.open("rb") as raw, (gzip.GzipFile(fileobj=raw) if dump.path.name.endswith(".gz")
+                                           else nullcontext(raw)) as handle:
+            while block := handle.read(max(chunk_bytes, 3)):  # the first block holds any BOM whole
+                data = carry + block
+                if first:
+                    data, first = data.removeprefix(b"\xef\xbb\xbf"), False
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    carry = data
+                    continue
+                yield split_lines(data[:cut], dump.source_file, first_line)
+                first_line += data.count(b"\n", 0, cut) + 1
+                carry = data[cut + 1:]
+            if carry:
+                yield split_lines(carry, dump.source_file, first_line)
         changed = file_stamp(dump.path) != dump.stamp
     except (EOFError, zlib.error, gzip.BadGzipFile) as error:
         raise Unreadable(broken_gzip(error)) from None
@@ -212,13 +228,11 @@ def read_dump(dump: DumpFile) -> bytes:
         raise Unreadable(unreadable(error)) from None
     if changed:
         raise Unreadable(CHANGED_WHILE_READ)
-    return data
 
 
-def split_lines(data: bytes, source_file: str) -> pl.DataFrame:
-    """One row per non-blank line: ``source_file, line_number (from 1), envelope, utf8_valid``."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+def split_lines(data: bytes, source_file: str, first_line: int = 1) -> pl.DataFrame:
+    """One row per non-blank line of ``data`` (lines numbered from ``first_line``): ``source_file,
+    line_number, envelope, utf8_valid``."""
     try:
         text = data.decode("utf-8")
         lines = pl.DataFrame({"envelope": [text]}).select(
@@ -234,7 +248,7 @@ def split_lines(data: bytes, source_file: str) -> pl.DataFrame:
             }
         )
     return (
-        lines.with_row_index("line_number", offset=1)
+        lines.with_row_index("line_number", offset=first_line)
         .with_columns(
             pl.lit(source_file).alias("source_file"),
             pl.col("line_number").cast(pl.Int64),

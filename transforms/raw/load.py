@@ -18,10 +18,10 @@ from transforms.raw.dump_files import (
     SOURCES,
     DumpFile,
     Stamp,
+    CHUNK_BYTES,
     Unreadable,
     discover_dump_files,
-    read_dump,
-    split_lines,
+    read_lines,
 )
 from transforms.raw.redact import redact_lines
 from transforms.raw.refused import CHANGED, Refused, save_refused
@@ -92,9 +92,10 @@ def load_dump_files(con: duckdb.DuckDBPyConnection, files: Iterable[DumpFile],
 
     A path loaded before whose bytes are now other ones is refused, as is a file that cannot be read whole
     (``report.refused``); a path whose bytes are again those once loaded is skipped like any loaded file.
-    Files of one source are inserted together, up to ``batch_bytes`` of dump per transaction: a
-    transaction per file spent more time committing than inserting. A file's lines and its
-    ``raw_files`` row still commit together, so a file is either loaded whole or not at all.
+    Files of one source are loaded together, up to ``batch_bytes`` of dump per transaction (a
+    transaction per file spent more time committing than inserting), and read a chunk at a time
+    (``_load_batch``). A file's lines and its ``raw_files`` row commit together, so a file is either
+    loaded whole or not at all.
     ``on_file(done, total, file)`` is called after each file that needed loading (or was refused as
     unreadable), for progress.
     """
@@ -118,21 +119,10 @@ def load_dump_files(con: duckdb.DuckDBPyConnection, files: Iterable[DumpFile],
             pending.append(dump)
     done = 0
     for batch in _batches(pending, batch_bytes):
-        readable, lines = [], []
-        for dump in batch:
-            try:
-                lines.append(split_lines(read_dump(dump), dump.source_file))
-                readable.append(dump)
-            except Unreadable as error:
-                report.refused.append(Refused(dump.source_file, error.reason))
-                done += 1
-                if on_file is not None:
-                    on_file(done, len(pending), dump)
-        if readable:
-            _insert_files(con, readable, lines, load_id)
-        for dump, frame in zip(readable, lines, strict=True):
-            report.loaded.append(dump)
-            report.lines_by_source[dump.source] += frame.height
+        for dump, lines in _load_batch(con, batch, load_id, report):
+            if lines is not None:
+                report.loaded.append(dump)
+                report.lines_by_source[dump.source] += lines
             done += 1
             if on_file is not None:
                 on_file(done, len(pending), dump)
@@ -173,19 +163,61 @@ def _batches(files: list[DumpFile], batch_bytes: int) -> Iterable[list[DumpFile]
         yield batch
 
 
-def _insert_files(con, batch: list[DumpFile], lines: list[pl.DataFrame], load_id: int) -> None:
-    dump_lines = redact_lines(pl.concat([
-        frame.with_columns(pl.lit(dump.sha256).alias("file_sha256"))
-        for dump, frame in zip(batch, lines, strict=True)
-    ]))
-    files = [(d.sha256, d.source, d.source_file, d.size, f.height, load_id) for d, f in zip(batch, lines, strict=True)]
-    con.register("dump_lines", dump_lines)
-    try:
-        with transaction(con):
-            con.execute(
-                f"INSERT INTO {raw_table(batch[0].source)} {read_sql(__file__, 'insert_lines.sql')}",
-                [load_id],
-            )
-            con.executemany("INSERT INTO raw_files VALUES (?, ?, ?, ?, ?, ?, now())", files)
-    finally:
-        con.unregister("dump_lines")
+class _Refused(Exception):
+    def __init__(self, dump: DumpFile, reason: str) -> None:
+        super().__init__(reason)
+        self.dump, self.reason = dump, reason
+
+
+def _load_batch(con: duckdb.DuckDBPyConnection, batch: list[DumpFile], load_id: int,
+                report: LoadReport) -> list[tuple[DumpFile, int | None]]:
+    """Load the files of ``batch`` (one source) in one transaction, their lines read, redacted and
+    inserted about ``CHUNK_BYTES`` at a time (``read_lines``), so that memory follows the chunk, not the
+    file. A file that cannot be read whole is refused (``report.refused``) and the batch is loaded again
+    without it. Returns each file with its line count (None: refused)."""
+    refused: set[str] = set()
+    while True:
+        readable = [dump for dump in batch if dump.source_file not in refused]
+        if not readable:
+            return [(dump, None) for dump in batch]
+        try:
+            with transaction(con):
+                counts = _insert_files(con, readable, load_id)
+                con.executemany("INSERT INTO raw_files VALUES (?, ?, ?, ?, ?, ?, now())", [
+                    (d.sha256, d.source, d.source_file, d.size, n, load_id) for d, n in zip(readable, counts, strict=True)])
+        except _Refused as error:
+            refused.add(error.dump.source_file)
+            report.refused.append(Refused(error.dump.source_file, error.reason))
+            continue
+        lines = dict(zip((d.source_file for d in readable), counts, strict=True))
+        return [(dump, lines.get(dump.source_file)) for dump in batch]
+
+
+def _insert_files(con: duckdb.DuckDBPyConnection, files: list[DumpFile], load_id: int) -> list[int]:
+    """Insert the lines of ``files`` (one source), credentials redacted; returns each file's line count."""
+    counts, chunk, chunk_bytes = [], [], 0
+
+    def insert() -> None:
+        if chunk:
+            con.register("dump_lines", redact_lines(pl.concat(chunk)))
+            try:
+                con.execute(f"INSERT INTO {raw_table(files[0].source)} {read_sql(__file__, 'insert_lines.sql')}",
+                            [load_id])
+            finally:
+                con.unregister("dump_lines")
+            chunk.clear()
+
+    for dump in files:
+        counts.append(0)
+        try:
+            for frame in read_lines(dump):
+                chunk.append(frame.with_columns(pl.lit(dump.sha256).alias("file_sha256")))
+                counts[-1] += frame.height
+                chunk_bytes += frame.estimated_size()
+                if chunk_bytes >= CHUNK_BYTES:
+                    insert()
+                    chunk_bytes = 0
+        except Unreadable as error:
+            raise _Refused(dump, error.reason) from None
+    insert()
+    return counts

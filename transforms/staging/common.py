@@ -90,29 +90,30 @@ def staged_through(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
 
 
 def _stage_batch(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batches.Batch) -> int:
-    """Stage the raw lines of ``batch`` in one INSERT (one transaction)."""
-    raw_batch = f"raw_batch AS ({read_sql(__file__, 'raw_batch.sql')})"  # its bounds are query parameters
-    con.register("non_strict_json", _non_strict_json_lines(con, raw_batch, batch.params()))
+    """Stage the raw lines of ``batch`` in one INSERT (one transaction). The batch's lines are read from
+    the raw table once, into a temporary table: the lenient-JSON check and the model each read them, and
+    a read of the raw table decompresses more than the batch."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_batch AS {read_sql(__file__, 'raw_batch.sql')}", batch.params())
+    con.register("non_strict_json", _non_strict_json_lines(con))
     try:
         return con.execute(
             f"""INSERT INTO {model.table} BY NAME
-                WITH {raw_batch}, envelopes AS ({read_sql(__file__, 'envelope.sql')})
+                WITH envelopes AS ({read_sql(__file__, 'envelope.sql')})
                 SELECT * EXCLUDE (problem),
                        nullif(split_part(problem, ': ', 1), '') AS reason,
                        CASE WHEN problem IS NOT NULL THEN substr(problem, strpos(problem, ': ') + 2) END AS detail
                 FROM ({model.sql}) staged
                 JOIN (SELECT DISTINCT source_file, load_id FROM raw_batch) USING (source_file)""",
-            batch.params(),
         ).fetchall()[0][0]
     finally:
         con.unregister("non_strict_json")
+        con.execute("DROP TABLE raw_batch")
 
 
-def _non_strict_json_lines(con, raw_batch: str, params: dict) -> pl.DataFrame:
+def _non_strict_json_lines(con) -> pl.DataFrame:
     """Lines that DuckDB parses but strict JSON rejects; only suspicious lines are checked in Python."""
     suspects = con.sql(
-        f"WITH {raw_batch} SELECT source_file, line_number, envelope FROM raw_batch "
-        f"WHERE utf8_valid AND ({_MAYBE_LENIENT_JSON})", params=params,
+        f"SELECT source_file, line_number, envelope FROM raw_batch WHERE utf8_valid AND ({_MAYBE_LENIENT_JSON})"
     ).fetchall()
     rejected = [(f, n) for f, n, text in suspects if not is_strict_json(text)]
     return pl.DataFrame(
