@@ -668,7 +668,7 @@ def pool_from_scratch(tmp_path_factory):
     return result
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck),
+@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck),
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(loads=st.lists(st.integers(0, 2), min_size=len(POOL_FILES), max_size=len(POOL_FILES)),
        publish_after=st.lists(st.booleans(), min_size=2, max_size=2))

@@ -177,7 +177,7 @@ def graduated_amount(quantity: Decimal) -> Decimal:
     return amount
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck),
+@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck),
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(quantities=st.lists(st.integers(min_value=0, max_value=3000), min_size=1, max_size=4))
 def test_tier_quantities_add_up_and_the_amount_is_monotone(tmp_path_factory, quantities):

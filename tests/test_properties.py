@@ -42,7 +42,7 @@ REASONS = {"invalid_json", "invalid_envelope", "schema_violation", "invalid_valu
 SECRET = "sk_prop_SECRET_c0ffee"
 # No shrinking: every step of it reruns the pipeline several times (minutes); the failing example is
 # reported as drawn, and the assertion messages name the records involved.
-SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck),
+SETTINGS = settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck),
                     phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 # Occurred instants: month boundaries in UTC, New York, Tokyo, Berlin; lower-case t/z; fractions.

@@ -85,9 +85,7 @@ def connect_state(db: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.
 
 def _add_pricing_columns(con: duckdb.DuckDBPyConnection) -> None:
     """A working database from before the pricing models (SPEC §8) gets the invoice lines' new columns."""
-    have = {c for (c,) in con.sql("SELECT column_name FROM duckdb_columns() WHERE table_name = 'invoice_lines' "
-                                  "AND database_name = current_database()").fetchall()}
-    if "kind" in have:
+    if "kind" in con.sql("SELECT * FROM invoice_lines LIMIT 0").columns:  # duckdb_columns() took 13 ms an open
         return
     con.execute("ALTER TABLE invoice_lines ALTER COLUMN aggregation DROP NOT NULL")
     for column, kind in (("kind", "VARCHAR DEFAULT 'usage'"), ("tier", "INTEGER"),
