@@ -187,3 +187,22 @@ def test_a_multi_megabyte_line_of_1001_quarantined_events_publishes_under_a_smal
     assert published(tmp_path, "SELECT count(*), sum(strlen(raw)) FROM quarantine_lines") == [(1, size)]
     assert published(tmp_path, "SELECT count(*), count(DISTINCT record_index), min(strlen(raw)), max(reason) "
                                "FROM quarantine") == [(1001, 1001, size, "schema_violation")]
+
+
+def test_dumps_read_in_chunks_smaller_than_a_line_bill_as_when_read_whole(tmp_path, monkeypatch):
+    """The raw load reads a dump a chunk of lines at a time; with chunks of 200 bytes (a 1000-event
+    line spans hundreds of them, a gzip file too), through the same Dagster run, every line is loaded
+    once, whole, under its own number."""
+    from transforms.raw import dump_files
+
+    monkeypatch.setattr(dump_files, "CHUNK_BYTES", 200)
+    write_dump(tmp_path / "raw", F, [batch(events(3, "a")), batch(events(1000, "b", padding=50))])
+    write_dump(tmp_path / "raw", "paygentic/b.jsonl.gz", [batch(events(2, "c")), batch(events(1, "d"))], gz=True)
+    summary = run(tmp_path)
+    # tokens (3 + 1000 + 2 + 1) x 10 = 10060 x 0.002 = 20.12; requests 1006 x 1 = 1006.00; total 1026.12
+    assert published(tmp_path, INVOICE) == [("INV-202610-c_usd", Decimal("1026.12"), 2, 1006)]
+    assert published(tmp_path, "SELECT source_file, line_number, count(DISTINCT record_index) FROM usage_events "
+                               "GROUP BY ALL ORDER BY ALL") == [
+        ("paygentic/a.jsonl", 1, 3), ("paygentic/a.jsonl", 2, 1000),
+        ("paygentic/b.jsonl.gz", 1, 2), ("paygentic/b.jsonl.gz", 2, 1)]
+    assert summary.reconciliation.filter(source="paygentic").row(0, named=True)["billed"] == 1006

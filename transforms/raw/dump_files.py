@@ -194,9 +194,10 @@ class Unreadable(Exception):
 CHUNK_BYTES = 16 << 20
 
 
-def read_lines(dump: DumpFile, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pl.DataFrame]:
+def read_lines(dump: DumpFile, chunk_bytes: int | None = None) -> Iterator[pl.DataFrame]:
     """The file's lines (``split_lines``), decompressed, in frames of whole lines of about ``chunk_bytes``
-    (a longer line comes whole), so that memory follows the chunk, not the file; else Unreadable.
+    (default ``CHUNK_BYTES``; a longer line comes whole), so that memory follows the chunk, not the
+    file; else Unreadable.
 
     The caller loads a file's frames in one transaction and keeps them only once the last one came: a
     truncated or corrupt gzip stream, or an I/O error, must not load part of a file (its other lines
@@ -204,11 +205,12 @@ def read_lines(dump: DumpFile, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pl.Da
     (written to while this run read it: a dump still being copied) may not hold the bytes of its sha256,
     so it is left for the next run.
     """
+    chunk_bytes = max(chunk_bytes or CHUNK_BYTES, 3)  # the first block holds any BOM whole
     first_line, carry, first = 1, b"", True
     try:
         with dump.path.open("rb") as raw, (gzip.GzipFile(fileobj=raw) if dump.path.name.endswith(".gz")
                                            else nullcontext(raw)) as handle:
-            while block := handle.read(max(chunk_bytes, 3)):  # the first block holds any BOM whole
+            while block := handle.read(chunk_bytes):
                 data = carry + block
                 if first:
                     data, first = data.removeprefix(b"\xef\xbb\xbf"), False

@@ -15,10 +15,10 @@ import duckdb
 import polars as pl
 
 from transforms.raw.dump_files import (
+    CHUNK_BYTES,
     SOURCES,
     DumpFile,
     Stamp,
-    CHUNK_BYTES,
     Unreadable,
     discover_dump_files,
     read_lines,
@@ -195,7 +195,8 @@ def _load_batch(con: duckdb.DuckDBPyConnection, batch: list[DumpFile], load_id: 
 
 def _insert_files(con: duckdb.DuckDBPyConnection, files: list[DumpFile], load_id: int) -> list[int]:
     """Insert the lines of ``files`` (one source), credentials redacted; returns each file's line count."""
-    counts, chunk, chunk_bytes = [], [], 0
+    counts: list[int] = []
+    chunk: list[pl.DataFrame] = []
 
     def insert() -> None:
         if chunk:
@@ -213,10 +214,8 @@ def _insert_files(con: duckdb.DuckDBPyConnection, files: list[DumpFile], load_id
             for frame in read_lines(dump):
                 chunk.append(frame.with_columns(pl.lit(dump.sha256).alias("file_sha256")))
                 counts[-1] += frame.height
-                chunk_bytes += frame.estimated_size()
-                if chunk_bytes >= CHUNK_BYTES:
+                if sum(f.estimated_size() for f in chunk) >= CHUNK_BYTES:
                     insert()
-                    chunk_bytes = 0
         except Unreadable as error:
             raise _Refused(dump, error.reason) from None
     insert()
