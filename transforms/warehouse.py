@@ -254,8 +254,7 @@ def file_identity(path: Path) -> Stamp | None:
 def _write_tables(con: duckdb.DuckDBPyConnection, db: Path, tmp: Path, change: Pending | None,
                   prepared: PublishedCopy | None) -> None:
     """The five tables in ``tmp``: written whole, or changed in a copy of the published ``db``."""
-    full = (not db.exists() or (change is not None and change.full)
-            or not _has_quarantine_lines(con, db))
+    full = not db.exists() or (change is not None and change.full)
     reused = prepared is not None and not full and prepared.usable()
     if prepared is not None and not reused:
         prepared.discard()
@@ -264,6 +263,12 @@ def _write_tables(con: duckdb.DuckDBPyConnection, db: Path, tmp: Path, change: P
     elif not reused:
         shutil.copyfile(db, tmp)
     con.execute("ATTACH ? AS publishing", [str(tmp)])
+    if not full and not _has_quarantine_lines(con):
+        # Checked in the copy: the published file itself may be held open for writing elsewhere.
+        con.execute("DETACH publishing")
+        tmp.unlink()
+        full = True
+        con.execute("ATTACH ? AS publishing", [str(tmp)])
     try:
         # No transaction spans the writes: the new file is renamed into place only when they all
         # succeeded, and each statement's commit bounds what DuckDB holds in memory.
@@ -281,16 +286,12 @@ def _write_tables(con: duckdb.DuckDBPyConnection, db: Path, tmp: Path, change: P
         con.execute("DETACH publishing")
 
 
-def _has_quarantine_lines(con: duckdb.DuckDBPyConnection, db: Path) -> bool:
-    """Whether the published ``db`` keeps the quarantine's raw lines once each (``QUARANTINE_TABLES``); a
-    file published before holds ``quarantine`` as one table and is written whole."""
-    con.execute("ATTACH ? AS published_before (READ_ONLY)", [str(db)])
-    try:
-        return con.sql("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'published_before' "
-                       "AND list_contains(?, table_name)", params=[list(QUARANTINE_TABLES)]
-                       ).fetchall()[0][0] == len(QUARANTINE_TABLES)
-    finally:
-        con.execute("DETACH published_before")
+def _has_quarantine_lines(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the copy attached as ``publishing`` keeps the quarantine's raw lines once each
+    (``QUARANTINE_TABLES``); a file published before holds ``quarantine`` as one table and is written whole."""
+    return con.sql("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'publishing' "
+                   "AND list_contains(?, table_name)", params=[list(QUARANTINE_TABLES)]
+                   ).fetchall()[0][0] == len(QUARANTINE_TABLES)
 
 
 def _insert_records(con: duckdb.DuckDBPyConnection, table: str, since: int) -> None:
