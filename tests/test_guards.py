@@ -377,6 +377,23 @@ def test_a_run_with_nothing_new_validates_no_load_again(site):
     assert all(e.passed for e in again.values())
 
 
+def test_the_priced_usage_contract_checks_every_line_in_batches_that_keep_records_whole(site, monkeypatch):
+    """The contract reads its own batch size (``batch_rows``); at one row a batch, a paygentic record of two
+    usage lines still comes whole to the record-level rules, and every priced line is checked once."""
+    defs, raw, reference, db, instance = site
+    write_dump(raw, "paygentic/2026-10.jsonl", [envelope({"events": [
+        {"idempotencyKey": "k1", "customerId": "cust-usd", "merchantId": "m1", "timestamp": "2026-10-05T12:00:00Z",
+         "properties": [{"billableMetricId": "tokens", "quantity": 100}, {"billableMetricId": "requests", "quantity": 2}]},
+        {"idempotencyKey": "k2", "customerId": "cust-usd", "merchantId": "m1", "timestamp": "2026-10-06T12:00:00Z",
+         "properties": [{"billableMetricId": "tokens", "quantity": 50}]},
+    ]})])
+    monkeypatch.setitem(contracts.PRICED_USAGE.metadata, "batch_rows", 1)
+    result = defs.resolve_job_def("load").execute_in_process(instance=instance)
+    check = evaluations(result)[("intermediate/priced_usage", "pandera_contract")]
+    # samplehc 1 line, tula 2 (one quarantined), paygentic 3 (k1: tokens and requests; k2: tokens)
+    assert check.passed and check.metadata["rows_checked"].value == 6
+
+
 def test_invoices_written_without_their_checks_are_not_published(site):
     """Invoices rewritten by a run that stopped before its checks (killed, say): no job publishes them
     until an invoice run has checked them, and `tally run` invoices that month again by itself."""
