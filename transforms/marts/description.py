@@ -14,6 +14,7 @@ import hashlib
 import duckdb
 
 from transforms.sql_files import read_sql
+from transforms.transactions import transaction
 
 ANALYST_VIEWS = (
     "revenue_month_over_month",
@@ -28,15 +29,18 @@ _FILES = ("views.sql", "comments.sql")
 def describe(con: duckdb.DuckDBPyConnection) -> None:
     """(Re)create the analyst views and every comment in the warehouse ``con`` has open.
 
-    Views from an earlier publication are dropped first, so the file holds exactly ``views.sql``'s.
+    Views from an earlier publication are dropped first, so the file holds exactly ``views.sql``'s. One
+    transaction for all of it: the 250 or so statements each committed on their own took longer than
+    the views and comments themselves.
     """
-    old_views = con.sql(
-        "SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary AND schema_name = 'main'"
-    ).fetchall()
-    for (view,) in old_views:
-        con.execute(f'DROP VIEW "{view}"')
-    for name in _FILES:
-        con.execute(read_sql(__file__, name))
+    with transaction(con):
+        old_views = con.sql(
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary AND schema_name = 'main'"
+        ).fetchall()
+        for (view,) in old_views:
+            con.execute(f'DROP VIEW "{view}"')
+        for name in _FILES:
+            con.execute(read_sql(__file__, name))
 
 
 def fingerprint() -> str:
