@@ -14,6 +14,8 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness import REFERENCE, envelope, run, write_dump, write_reference
 
@@ -338,6 +340,68 @@ def test_fifteen_significant_digits_are_exact(tmp_path):
     # 1234567.89012345 x 1 -> 1234567.89 (the remainder 0.00012345 is below half a cent)
     assert r.invoice_lines() == [
         ("INV-202610-c_usd", "requests", Decimal(1), Decimal("1234567.89012345"), Decimal("1234567.89"), 1)]
+
+
+def test_numbers_beyond_a_double_are_quarantined_not_rounded(tmp_path):
+    """DuckDB reads 1.000000000000000001 as 1.0: such a record is quarantined (SPEC: a longer JSON number
+    is read exactly or quarantined, never rounded). 0.30000000000000004 has 17 digits and is a double's
+    exact text, so it is billed as it is spelled."""
+    def spelled(line: dict, **numbers: str) -> str:
+        text = json.dumps(line)
+        for placeholder, number in numbers.items():
+            text = text.replace(f'"{placeholder}"', number)
+        return text
+
+    write_dump(tmp_path / "raw", S, [spelled(hc("claim-check", "Q"), Q="3.000000000000000001")])
+    write_dump(tmp_path / "raw", T, [spelled(tula("Clinic%20USD", 1, price="P"), P="10.0000000000000000001"),
+                                     spelled(tula("Clinic%20USD", "Q"), Q="0.30000000000000004")])
+    write_dump(tmp_path / "raw", Q, [spelled(seq("alias-usd", "message-sent", length="L"), L="12345678901234567.5")])
+    write_dump(tmp_path / "raw", P, [spelled(pg(pg_event("k1", ("requests", "Q", None)),
+                                                pg_event("k2", ("requests", 2, None))), Q="1.000000000000000001")])
+    r = run(tmp_path)
+    tail = " is a number that cannot be read exactly (more than 15 significant digits, or beyond the range of a double)"
+    details = dict(r.con.sql("SELECT source || ':' || line_number || ':' || record_index, detail FROM quarantine "
+                             "WHERE reason = 'invalid_value'").fetchall())
+    assert details == {"samplehc:1:0": "quantity" + tail, "tula:1:0": "price" + tail,
+                       "sequence:1:0": "eventProperties.length" + tail, "paygentic:1:0": "properties[0].quantity" + tail}
+    assert r.outcome(T, 2) == ("billed", None)
+    assert r.outcome(P, 1, 1) == ("billed", None)
+    # visits 0.30000000000000004 x 10 = 3.0000000000000004 -> 3.00; requests 2 x 1 = 2.00
+    assert r.invoice_lines() == [
+        ("INV-202610-c_usd", "requests", Decimal(1), Decimal(2), Decimal("2.00"), 1),
+        ("INV-202610-c_usd", "visits", Decimal(10), Decimal("0.30000000000000004"), Decimal("3.00"), 1),
+    ]
+
+
+def test_the_numbers_duckdb_reads_as_another_value_are_found_with_their_paths():
+    from transforms.staging.exact_numbers import inexact_numbers
+
+    line = ('{"body": {"a": 1.000000000000000001, "b": 0.1, "c": 12345678901234567890, "d": 1e-400, "e": 1e400,'
+            ' "f": "1.000000000000000001", "g": [1, 123456789012345678.5], "h k": 0.30000000000000004,'
+            ' "q": 2.0000000000000000001, "q": 1}}')
+    assert inexact_numbers(line) == ["$.body.a", "$.body.d", "$.body.g[1]", "$.body.q"]
+    assert inexact_numbers("not json 1.000000000000000001") == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("0123456789", min_size=1, max_size=25), st.text("0123456789", max_size=25),
+       st.one_of(st.none(), st.integers(-420, 420)), st.booleans())
+def test_a_number_is_judged_inexact_exactly_when_duckdb_reads_another_value(whole, fraction, exponent, negative):
+    """Against DuckDB itself: the number is found (and its line picked by the SQL pre-filter) exactly when
+    json_extract_string gives a value other than the one it spells."""
+    import duckdb
+
+    from transforms.staging.exact_numbers import MAYBE_INEXACT, inexact_numbers
+
+    number = ("-" if negative else "") + whole.lstrip("0").rjust(1, "0") + (f".{fraction}" if fraction else "")
+    number += "" if exponent is None else f"e{exponent}"
+    line = '{"body": {"q": ' + number + "}}"
+    read, maybe = duckdb.sql(f"SELECT json_extract_string(envelope, '$.body.q'), {MAYBE_INEXACT} "
+                             "FROM (SELECT ? AS envelope)", params=[line]).fetchall()[0]
+    assert Decimal(read).is_finite() or Decimal(number).adjusted() > 300
+    differs = Decimal(read).is_finite() and Decimal(read) != Decimal(number)
+    assert inexact_numbers(line) == (["$.body.q"] if differs else [])
+    assert maybe or not differs
 
 
 # --------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import polars as pl
 
 from transforms.sql_files import read_sql
 from transforms.staging import batches
+from transforms.staging.exact_numbers import MAYBE_INEXACT, inexact_numbers
 
 STAGED_TABLE_COLUMNS = """
     source_file      VARCHAR NOT NULL,
@@ -95,6 +96,7 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batc
     a read of the raw table decompresses more than the batch."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE raw_batch AS {read_sql(__file__, 'raw_batch.sql')}", batch.params())
     con.register("non_strict_json", _non_strict_json_lines(con))
+    con.register("inexact_numbers", _inexact_number_lines(con))
     try:
         return con.execute(
             f"""INSERT INTO {model.table} BY NAME
@@ -107,6 +109,7 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batc
         ).fetchall()[0][0]
     finally:
         con.unregister("non_strict_json")
+        con.unregister("inexact_numbers")
         con.execute("DROP TABLE raw_batch")
 
 
@@ -119,6 +122,14 @@ def _non_strict_json_lines(con) -> pl.DataFrame:
     return pl.DataFrame(
         rejected, schema={"source_file": pl.String, "line_number": pl.Int64}, orient="row"
     )
+
+
+def _inexact_number_lines(con) -> pl.DataFrame:
+    """Lines with numbers DuckDB does not read exactly (``exact_numbers``), with those numbers' paths."""
+    suspects = con.sql(f"SELECT source_file, line_number, envelope FROM raw_batch WHERE utf8_valid AND {MAYBE_INEXACT}")
+    rows = [(f, n, paths) for f, n, text in suspects.fetchall() if (paths := inexact_numbers(text))]
+    return pl.DataFrame(rows, schema={"source_file": pl.String, "line_number": pl.Int64,
+                                      "paths": pl.List(pl.String)}, orient="row")
 
 
 def is_strict_json(text: str) -> bool:

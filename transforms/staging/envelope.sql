@@ -1,10 +1,11 @@
 -- The envelope rules every source shares (SPEC §2 steps 1–2 and the captured response).
--- Input: `raw_batch` (raw lines to stage) and `non_strict_json` (lines DuckDB's lenient parser accepts
--- but strict JSON does not). Output: one row per raw line. `body`, `headers` and `response_body` are
+-- Input: `raw_batch` (raw lines to stage), `non_strict_json` (lines DuckDB's lenient parser accepts
+-- but strict JSON does not) and `inexact_numbers` (per line, the paths of the numbers DuckDB reads as
+-- another value). Output: one row per raw line. `body`, `headers` and `response_body` are
 -- JSON text, set only when they are objects; `account` and `path` are json_extract_string texts, with
 -- their JSON types. A JSON function given a list of paths parses the line once for all of them.
 WITH typed AS (
-    SELECT r.source_file, r.line_number, r.envelope AS line, r.utf8_valid,
+    SELECT r.source_file, r.line_number, r.envelope AS line, r.utf8_valid, coalesce(i.paths, []) AS inexact_paths,
         -- TRY: json_type fails on text that is not JSON, where it is NULL. (A json_valid guard parsed each
         -- line once more, and every JSON function keeps its own parse arena: a 20 MB line then needed
         -- more than 512MB.)
@@ -13,13 +14,14 @@ WITH typed AS (
              '$.account', '$.path'])) END AS types
     FROM raw_batch r
     LEFT JOIN non_strict_json n USING (source_file, line_number)
+    LEFT JOIN inexact_numbers i USING (source_file, line_number)
 ), parsed AS (
-    SELECT source_file, line_number, utf8_valid, types,
+    SELECT source_file, line_number, utf8_valid, inexact_paths, types,
         CASE WHEN types[1] = 'OBJECT' THEN json_extract_string(line,
             ['$.receivedAt', '$.body', '$.headers', '$.response.status', '$.response.body', '$.account', '$.path']) END AS texts
     FROM typed
 ), fields AS (
-    SELECT source_file, line_number, utf8_valid,
+    SELECT source_file, line_number, utf8_valid, inexact_paths,
         types[1] AS top_type,
         types[2] AS received_at_type,   texts[1] AS received_at_text,
         types[3] AS body_type,          texts[2] AS body_text,
@@ -45,6 +47,7 @@ SELECT
     account,
     path_type,
     path,
+    inexact_paths,
     -- Every vendor documents 4xx/5xx as "not recorded"; paygentic adds its per-event `failed` list.
     coalesce(response_status >= 400, false) AS vendor_rejected,
     CASE

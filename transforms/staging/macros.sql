@@ -25,6 +25,12 @@ CREATE OR REPLACE TEMP MACRO fraction_digits(t) AS CASE WHEN contains(t, '.') OR
 -- Quantities and unit prices are DECIMAL(38, 18); a value that does not fit exactly is NULL, never rounded.
 CREATE OR REPLACE TEMP MACRO to_amount(t) AS CASE WHEN fraction_digits(t) <= 18 THEN TRY_CAST(t AS DECIMAL(38, 18)) END;
 
+-- The value problem of a record whose JSON (at `prefix`, e.g. '$.body') holds a number DuckDB reads as
+-- another value (`inexact_paths`, from exact_numbers.py); NULL when it holds none.
+CREATE OR REPLACE TEMP MACRO inexact_number_problem(inexact_paths, prefix) AS
+    'invalid_value: ' || substr(list_filter(inexact_paths, lambda p: starts_with(p, prefix || '.'))[1], length(prefix) + 2)
+    || ' is a number that cannot be read exactly (more than 15 significant digits, or beyond the range of a double)';
+
 CREATE OR REPLACE TEMP MACRO is_negative(t) AS starts_with(ltrim(t), '-') AND coalesce(TRY_CAST(t AS DECIMAL(38, 18)) <> 0, true);
 
 -- A header by case-insensitive name; the last spelling wins.

@@ -7,11 +7,11 @@
 WITH lines AS MATERIALIZED (
     -- Materialized so that the envelope's JSON parses have ended, and freed their buffers, before the
     -- body is parsed again: each JSON function keeps a parse buffer of several times the largest line.
-    SELECT source_file, line_number, received_at, received_at_text, vendor_rejected, envelope_problem, body,
+    SELECT source_file, line_number, received_at, received_at_text, vendor_rejected, envelope_problem, inexact_paths, body,
         response_status, response_body
     FROM envelopes
 ), batches AS (
-    SELECT source_file, line_number, received_at, received_at_text, vendor_rejected, envelope_problem,
+    SELECT source_file, line_number, received_at, received_at_text, vendor_rejected, envelope_problem, inexact_paths,
         CASE WHEN envelope_problem IS NULL THEN json_extract(body, '$.events[*]') END AS events,
         -- A `failed` index names an event only when it is a JSON number equal to an integer (1 and 1.0
         -- name event 1); 0.6, "1", -1 or null name none.
@@ -23,7 +23,7 @@ WITH lines AS MATERIALIZED (
 ), records AS MATERIALIZED (
     -- Materialized so that the per-event work below runs on every thread: a scan gives each thread
     -- whole row groups (122,880 lines), and batches are few lines holding many events.
-    SELECT source_file, line_number, received_at, received_at_text, vendor_rejected, len(events) AS batch_size,
+    SELECT source_file, line_number, received_at, received_at_text, vendor_rejected, inexact_paths, len(events) AS batch_size,
         failed_indexes,
         unnest(records) AS event, generate_subscripts(records, 1) - 1 AS record_index,
         coalesce(envelope_problem,
@@ -80,6 +80,7 @@ WITH lines AS MATERIALIZED (
         WHEN wrong_type(metadata_type, 'OBJECT') THEN 'schema_violation: metadata must be an object'
     END,
         list_filter(property_lines, lambda p: starts_with(p.problem, 'schema_violation'))[1].problem,
+        inexact_number_problem(inexact_paths, '$.body.events[' || record_index || ']'),
         list_filter(property_lines, lambda p: p.problem IS NOT NULL)[1].problem) AS problem
     FROM event_fields
 ), usage_lines AS (

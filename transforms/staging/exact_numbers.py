@@ -1,0 +1,71 @@
+r"""JSON numbers that DuckDB's JSON functions do not read as the decimal they spell (SPEC §5).
+
+DuckDB reads a JSON number with a fraction or an exponent as a binary double, and its JSON functions
+give back that double's shortest text: ``1.000000000000000001`` comes back as ``1.0`` and
+``123456789012345678.5`` as ``123456789012345680.0``. Integers are exact (64-bit, or the raw text when
+larger), and so is every number of up to 15 significant digits in the normal range of a double. A
+number that is not is found here, from the line's own text, so that its record is quarantined
+``invalid_value`` rather than billed rounded.
+
+Only lines that can hold one are parsed in Python (``MAYBE_INEXACT``); every number of such a line is
+judged. A number of 16 significant digits has 8 after its point, or 9 before it, or 16 before an
+exponent; one out of range has an exponent below -99. Each pattern starts with a literal, which RE2
+finds quickly; the digits before a point are found in the reversed line (one alternation of these
+patterns, or one that starts with ``\d``, scanned 330 MB/s instead of 2 GB/s).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from decimal import Decimal
+
+MAYBE_INEXACT = " OR ".join([
+    r"regexp_matches(envelope, '\.\d{8}')",
+    r"regexp_matches(envelope, 'e-\d{3}')",
+    r"regexp_matches(envelope, 'E-\d{3}')",
+    r"regexp_matches(reverse(envelope), '\.\d{9}')",
+    r"regexp_matches(reverse(envelope), 'e[+-]?\d{16}')",
+    r"regexp_matches(reverse(envelope), 'E[+-]?\d{16}')",
+])
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class _Inexact:
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _number(text: str):
+    value = float(text)
+    if math.isfinite(value) and Decimal(repr(value)) != Decimal(text):
+        return _Inexact(text)
+    return None
+
+
+def inexact_numbers(line: str) -> list[str]:
+    """The JSON paths (``$.body.events[0].properties[1].quantity``) of the numbers in ``line`` that
+    DuckDB reads as another value, in document order; none for a line that is not JSON. Every member of
+    an object counts, a repeated key too (DuckDB reads the first, Python's ``json`` the last)."""
+    try:
+        document = json.loads(line, parse_float=_number, object_pairs_hook=list)
+    except (ValueError, RecursionError):
+        return []
+    found: list[str] = []
+    _walk(document, "$", found)
+    return found
+
+
+def _walk(node, path: str, found: list[str]) -> None:
+    if isinstance(node, _Inexact):
+        found.append(path)
+    elif isinstance(node, list) and node and all(isinstance(p, tuple) for p in node):
+        for key, value in node:  # an object, as (key, value) pairs
+            _walk(value, f"{path}.{key}" if _IDENTIFIER.fullmatch(key) else f"{path}.{json.dumps(key)}", found)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _walk(value, f"{path}[{index}]", found)
