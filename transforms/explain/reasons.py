@@ -21,7 +21,8 @@ REASONS = {  # quarantine reason (SPEC §2): why the record is held back, and wh
     "schema_violation": "The body breaks the vendor's request schema, so the vendor would not have accepted it; "
                         "it cannot be billed as it stands.",
     "invalid_value": "The schema allows the value but it cannot be billed (a negative quantity, a price that is "
-                     "not a plain decimal, a time that is not an instant, a metered property that is missing "
+                     "not a plain decimal, a number with more digits than can be read exactly, a time that is "
+                     "not an instant, a metered property that is missing "
                      "or not a number, or a time whose local date is outside the billing months 0001-01 to "
                      "9999-12).",
     "unknown_status": "An event whose status nobody has classified is neither billed nor dropped: declare the "
