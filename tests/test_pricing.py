@@ -383,6 +383,17 @@ def test_the_numbers_duckdb_reads_as_another_value_are_found_with_their_paths():
     assert inexact_numbers("not json 1.000000000000000001") == []
 
 
+def test_a_time_with_nanoseconds_does_not_send_its_line_to_python():
+    import duckdb
+
+    from transforms.staging.exact_numbers import MAYBE_INEXACT
+
+    lines = ['{"t": "2026-10-05T12:00:00.123456789Z", "q": 1.5}', '{"q": 1.123456789}', '{"q": [1.123456789]}',
+             '{"q": 1.123456789 }', '{"q": 1.123456789e2}']
+    picked = duckdb.sql(f"SELECT {MAYBE_INEXACT} FROM (SELECT unnest(?) AS envelope)", params=[lines]).fetchall()
+    assert picked == [(False,), (True,), (True,), (True,), (True,)]
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text("0123456789", min_size=1, max_size=25), st.text("0123456789", max_size=25),
        st.one_of(st.none(), st.integers(-420, 420)), st.booleans())
