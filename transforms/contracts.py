@@ -43,8 +43,12 @@ RAW_LINES = pa.DataFrameSchema(
     },
     unique=["source_file", "line_number"],
     # Computed where the lines are, in DuckDB: batches of whole envelopes (paygentic's hold batches of up
-    # to 1000 events, some of several MB) would have to be sorted and handed over whole.
-    metadata={"derived": {"bearer_token_free": r"NOT regexp_matches(envelope, '(?i)\bbearer\s+[a-z0-9_\-.]{6,}')"}},
+    # to 1000 events, some of several MB) would have to be sorted and handed over whole. The bare word is
+    # looked for first: RE2 scans for it about five times as fast as for the pattern that starts with \b.
+    # (A CASE, not an AND: DuckDB computes both sides of an AND in a projection.)
+    metadata={"derived": {"bearer_token_free": r"CASE WHEN regexp_matches(envelope, '(?i)bearer') "
+                                               r"THEN NOT regexp_matches(envelope, '(?i)\bbearer\s+[a-z0-9_\-.]{6,}') "
+                                               r"ELSE true END"}},
 )
 
 STAGED_LINES = pa.DataFrameSchema(
