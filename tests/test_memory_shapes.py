@@ -206,3 +206,21 @@ def test_dumps_read_in_chunks_smaller_than_a_line_bill_as_when_read_whole(tmp_pa
         ("paygentic/a.jsonl", 1, 3), ("paygentic/a.jsonl", 2, 1000),
         ("paygentic/b.jsonl.gz", 1, 2), ("paygentic/b.jsonl.gz", 2, 1)]
     assert summary.reconciliation.filter(source="paygentic").row(0, named=True)["billed"] == 1006
+
+
+def test_a_batch_line_whose_every_quantity_cannot_be_read_exactly_is_quarantined_under_a_small_limit(tmp_path):
+    """1000 events of 40 properties, every quantity 1.000000000000000001 (a double reads it as 1.0): each
+    event is quarantined once, naming its first property, and the next batch bills as usual."""
+    import json
+
+    unreadable = [{**e, "properties": [{"billableMetricId": "tokens", "quantity": "Q"}] * 40}
+                  for e in events(1000, "long")]
+    line = json.dumps(batch(unreadable)).replace('"Q"', "1.000000000000000001")
+    write_dump(tmp_path / "raw", F, [line, batch(events(1000, "b"))])
+    run(tmp_path, memory_limit="256MB")
+    assert published(tmp_path, OUTCOMES) == [("billed", None, 1000), ("quarantined", "invalid_value", 1000)]
+    assert published(tmp_path, "SELECT DISTINCT detail FROM quarantine") == [
+        ("properties[0].quantity is a number that cannot be read exactly (more than 15 significant digits, "
+         "or beyond the range of a double)",)]
+    # line 2: tokens 1000 x 10 x 0.002 = 20.00; requests 1000 x 1 = 1000.00
+    assert published(tmp_path, INVOICE) == [("INV-202610-c_usd", Decimal("1020.00"), 2, 1000)]

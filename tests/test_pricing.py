@@ -381,6 +381,9 @@ def test_the_numbers_duckdb_reads_as_another_value_are_found_with_their_paths():
             ' "q": 2.0000000000000000001, "q": 1}}')
     assert inexact_numbers(line) == ["$.body.a", "$.body.d", "$.body.g[1]", "$.body.q"]
     assert inexact_numbers("not json 1.000000000000000001") == []
+    # one per event: the first is all its problem names
+    two_events = '{"body": {"events": [{"p": [1.000000000000000001, 2.000000000000000001]}, {"p": [3.000000000000000001]}]}}'
+    assert inexact_numbers(two_events) == ["$.body.events[0].p[0]", "$.body.events[1].p[0]"]
 
 
 def test_a_time_with_nanoseconds_does_not_send_its_line_to_python():

@@ -32,6 +32,7 @@ MAYBE_INEXACT = " OR ".join([
 ])
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_OUTERMOST_ELEMENT = re.compile(r'^(?:[^\["]|"(?:[^"\\]|\\.)*")*\[\d+\]')
 
 
 class _Inexact:
@@ -51,14 +52,22 @@ def _number(text: str):
 def inexact_numbers(line: str) -> list[str]:
     """The JSON paths (``$.body.events[0].properties[1].quantity``) of the numbers in ``line`` that
     DuckDB reads as another value, in document order; none for a line that is not JSON. Every member of
-    an object counts, a repeated key too (DuckDB reads the first, Python's ``json`` the last)."""
+    an object counts, a repeated key too (DuckDB reads the first, Python's ``json`` the last).
+
+    Within one element of the outermost array on a path (a paygentic event) only the first is kept: it
+    is all the record's problem names, and a batch line of 1000 events, each with many such numbers,
+    would otherwise hand every event row a list of all of them."""
     try:
         document = json.loads(line, parse_float=_number, object_pairs_hook=list)
     except (ValueError, RecursionError):
         return []
     found: list[str] = []
     _walk(document, "$", found)
-    return found
+    first: dict[str, str] = {}
+    for path in found:
+        root = _OUTERMOST_ELEMENT.match(path)
+        first.setdefault(root.group(0) if root else path, path)
+    return list(first.values())
 
 
 def _walk(node, path: str, found: list[str]) -> None:
