@@ -249,13 +249,15 @@ def test_failed_entries_reject_only_their_event(tmp_path, status):
 
 
 def test_a_failed_index_names_an_event_only_as_a_json_number_equal_to_an_integer(tmp_path):
-    """0.6, "1", -1, 1.5 and null name no event (0.6 used to round to event 1); 2.0 is event 2."""
-    write_dump(tmp_path / "raw", F, [
-        batch(event("k0", prop("tokens", 1000)), event("k1", prop("tokens", 2000)),
-              event("k2", prop("tokens", 4000)), event("k3", prop("tokens", 8000)),
-              response={"status": 207, "body": {"failed": [
-                  {"index": 0.6}, {"index": "1"}, {"index": -1}, {"index": 1.5}, {"index": None}, {"index": 2.0}]}}),
-    ])
+    """0.6, "1", -1, 1.5, null and 3.000000000000000001 (a double reads it as 3.0) name no event (0.6 used
+    to round to event 1); 2.0 is event 2."""
+    line = json.dumps(batch(
+        event("k0", prop("tokens", 1000)), event("k1", prop("tokens", 2000)),
+        event("k2", prop("tokens", 4000)), event("k3", prop("tokens", 8000)),
+        response={"status": 207, "body": {"failed": [
+            {"index": 0.6}, {"index": "1"}, {"index": -1}, {"index": 1.5}, {"index": None}, {"index": 2.0},
+            {"index": "LONG"}]}}))
+    write_dump(tmp_path / "raw", F, [line.replace('"LONG"', "3.000000000000000001")])
     r = run(tmp_path)
     assert r.outcomes() == {
         (F, 1, 0): ("billed", None),

@@ -14,11 +14,12 @@ WITH lines AS MATERIALIZED (
     SELECT source_file, line_number, received_at, received_at_text, vendor_rejected, envelope_problem, inexact_paths,
         CASE WHEN envelope_problem IS NULL THEN json_extract(body, '$.events[*]') END AS events,
         -- A `failed` index names an event only when it is a JSON number equal to an integer (1 and 1.0
-        -- name event 1); 0.6, "1", -1 or null name none.
+        -- name event 1); 0.6, "1", -1, null, or 3.000000000000000001 (read as 3.0) name none.
         CASE WHEN response_status IN (201, 207) THEN list_transform(list_filter(list_transform(
-            json_extract(response_body, '$.failed[*].index'), lambda i: CASE WHEN is_json_number(json_type(i))
-                THEN TRY_CAST(i::VARCHAR AS DECIMAL(38, 18)) END), lambda v: v >= 0 AND v = floor(v)),
-            lambda v: v::BIGINT) END AS failed_indexes
+            json_extract(response_body, '$.failed[*]'), lambda f, k: CASE WHEN is_json_number(json_type(f, '$.index'))
+                AND NOT list_contains(inexact_paths, '$.response.body.failed[' || (k - 1) || '].index')
+                THEN TRY_CAST(json_extract(f, '$.index')::VARCHAR AS DECIMAL(38, 18)) END),
+            lambda v: v >= 0 AND v = floor(v)), lambda v: v::BIGINT) END AS failed_indexes
     FROM lines
 ), records AS MATERIALIZED (
     -- Materialized so that the per-event work below runs on every thread: a scan gives each thread
