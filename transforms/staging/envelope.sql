@@ -48,6 +48,8 @@ SELECT
     path_type,
     path,
     inexact_paths,
+    -- The value problem of a one-record line whose body holds a number DuckDB reads as another value.
+    inexact_number_problem(inexact_paths, '$.body') AS body_number_problem,
     -- Every vendor documents 4xx/5xx as "not recorded"; paygentic adds its per-event `failed` list.
     coalesce(response_status >= 400, false) AS vendor_rejected,
     CASE

@@ -10,9 +10,10 @@ number that is not is found here, from the line's own text, so that its record i
 Only lines that can hold one are parsed in Python (``MAYBE_INEXACT``); every number of such a line is
 judged. A number of 16 significant digits has 8 after its point, or 9 before it, or 16 before an
 exponent; one out of range has an exponent below -99. Digits after a point count only when what follows
-can end a number: a time's fraction (``12:00:00.123456789Z``) does not send its line to Python. Each pattern starts with a literal, which RE2
-finds quickly; the digits before a point are found in the reversed line (one alternation of these
-patterns, or one that starts with ``\d``, scanned 330 MB/s instead of 2 GB/s).
+can end a number: a time's fraction (``12:00:00.123456789Z``) does not send its line to Python. Each
+pattern starts with a literal, which RE2 finds quickly; the digits before a point are found in the
+reversed line (one alternation of these patterns, or one that starts with ``\d``, scanned 330 MB/s
+instead of 2 GB/s).
 """
 
 from __future__ import annotations
@@ -35,18 +36,12 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OUTERMOST_ELEMENT = re.compile(r'^(?:[^\["]|"(?:[^"\\]|\\.)*")*\[\d+\]')
 
 
-class _Inexact:
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
+_INEXACT = object()  # what the parser makes of a number DuckDB would read as another value
 
 
 def _number(text: str):
     value = float(text)
-    if math.isfinite(value) and Decimal(repr(value)) != Decimal(text):
-        return _Inexact(text)
-    return None
+    return _INEXACT if math.isfinite(value) and Decimal(repr(value)) != Decimal(text) else None
 
 
 def inexact_numbers(line: str) -> list[str]:
@@ -71,7 +66,7 @@ def inexact_numbers(line: str) -> list[str]:
 
 
 def _walk(node, path: str, found: list[str]) -> None:
-    if isinstance(node, _Inexact):
+    if node is _INEXACT:
         found.append(path)
     elif isinstance(node, list) and node and all(isinstance(p, tuple) for p in node):
         for key, value in node:  # an object, as (key, value) pairs

@@ -32,7 +32,7 @@ WITH parsed AS (
             THEN 'schema_violation: occurredAt must be an RFC 3339 date-time'
         WHEN wrong_type(workflow_type, 'VARCHAR') THEN 'schema_violation: workflowRunId must be a string'
         WHEN wrong_type(metadata_type, 'OBJECT') THEN 'schema_violation: metadata must be an object'
-        WHEN inexact_number_problem(inexact_paths, '$.body') IS NOT NULL THEN inexact_number_problem(inexact_paths, '$.body')
+        WHEN body_number_problem IS NOT NULL THEN body_number_problem
         WHEN quantity IS NULL THEN 'invalid_value: quantity does not fit DECIMAL(38, 18)'
     END) AS problem
     FROM fields

@@ -27,7 +27,7 @@ WITH parsed AS (
         WHEN wrong_type(properties_type, 'OBJECT') THEN 'schema_violation: eventProperties must be an object'
         WHEN timestamp_type IS NOT NULL AND event_timestamp IS NULL
             THEN 'invalid_value: eventTimestamp is not an RFC 3339 instant'
-        WHEN inexact_number_problem(inexact_paths, '$.body') IS NOT NULL THEN inexact_number_problem(inexact_paths, '$.body')
+        WHEN body_number_problem IS NOT NULL THEN body_number_problem
     END) AS problem
     FROM fields
 )

@@ -57,7 +57,7 @@ WITH members AS (
         WHEN wrong_type(status_type, 'VARCHAR') OR status_name = ''
             THEN 'schema_violation: invoiceBillingEventStatusId must be an enum name'
         WHEN wrong_type(member_type, 'VARCHAR') THEN 'schema_violation: memberUniqueKey must be a string'
-        WHEN inexact_number_problem(inexact_paths, '$.body') IS NOT NULL THEN inexact_number_problem(inexact_paths, '$.body')
+        WHEN body_number_problem IS NOT NULL THEN body_number_problem
         WHEN is_negative(quantity_text) THEN 'invalid_value: quantity is negative'
         WHEN is_negative(price_text) THEN 'invalid_value: price is negative'
         WHEN quantity IS NULL THEN 'invalid_value: quantity does not fit DECIMAL(38, 18)'
