@@ -389,11 +389,12 @@ def test_the_numbers_duckdb_reads_as_another_value_are_found_with_their_paths():
 def test_a_time_with_nanoseconds_does_not_send_its_line_to_python():
     import duckdb
 
-    from transforms.staging.exact_numbers import MAYBE_INEXACT
+    from transforms.staging.exact_numbers import flag_maybe_inexact
 
     lines = ['{"t": "2026-10-05T12:00:00.123456789Z", "q": 1.5}', '{"q": 1.123456789}', '{"q": [1.123456789]}',
              '{"q": 1.123456789 }', '{"q": 1.123456789e2}']
-    picked = duckdb.sql(f"SELECT {MAYBE_INEXACT} FROM (SELECT unnest(?) AS envelope)", params=[lines]).fetchall()
+    picked = duckdb.sql(f"SELECT maybe_inexact FROM ({flag_maybe_inexact('(SELECT unnest(?) AS envelope)')})",
+                        params=[lines]).fetchall()
     assert picked == [(False,), (True,), (True,), (True,), (True,)]
 
 
@@ -405,13 +406,13 @@ def test_a_number_is_judged_inexact_exactly_when_duckdb_reads_another_value(whol
     json_extract_string gives a value other than the one it spells."""
     import duckdb
 
-    from transforms.staging.exact_numbers import MAYBE_INEXACT, inexact_numbers
+    from transforms.staging.exact_numbers import flag_maybe_inexact, inexact_numbers
 
     number = ("-" if negative else "") + whole.lstrip("0").rjust(1, "0") + (f".{fraction}" if fraction else "")
     number += "" if exponent is None else f"e{exponent}"
     line = '{"body": {"q": ' + number + "}}"
-    read, maybe = duckdb.sql(f"SELECT json_extract_string(envelope, '$.body.q'), {MAYBE_INEXACT} "
-                             "FROM (SELECT ? AS envelope)", params=[line]).fetchall()[0]
+    read, maybe = duckdb.sql(f"SELECT json_extract_string(envelope, '$.body.q'), maybe_inexact "
+                             f"FROM ({flag_maybe_inexact('(SELECT ? AS envelope)')})", params=[line]).fetchall()[0]
     assert Decimal(read).is_finite() or Decimal(number).adjusted() > 300
     differs = Decimal(read).is_finite() and Decimal(read) != Decimal(number)
     assert inexact_numbers(line) == (["$.body.q"] if differs else [])

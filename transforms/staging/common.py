@@ -18,7 +18,7 @@ import polars as pl
 
 from transforms.sql_files import read_sql
 from transforms.staging import batches
-from transforms.staging.exact_numbers import MAYBE_INEXACT, inexact_numbers
+from transforms.staging.exact_numbers import flag_maybe_inexact, inexact_numbers
 
 STAGED_TABLE_COLUMNS = """
     source_file      VARCHAR NOT NULL,
@@ -126,7 +126,8 @@ def _non_strict_json_lines(con) -> pl.DataFrame:
 
 def _inexact_number_lines(con) -> pl.DataFrame:
     """Lines with numbers DuckDB does not read exactly (``exact_numbers``), with those numbers' paths."""
-    suspects = con.sql(f"SELECT source_file, line_number, envelope FROM raw_batch WHERE utf8_valid AND {MAYBE_INEXACT}")
+    suspects = con.sql(f"SELECT source_file, line_number, envelope FROM ({flag_maybe_inexact('raw_batch')}) "
+                       "WHERE utf8_valid AND maybe_inexact")
     rows = [(f, n, paths) for f, n, text in suspects.fetchall() if (paths := inexact_numbers(text))]
     return pl.DataFrame(rows, schema={"source_file": pl.String, "line_number": pl.Int64,
                                       "paths": pl.List(pl.String)}, orient="row")
