@@ -29,3 +29,12 @@ def test_an_empty_selection_gives_one_typed_empty_batch():
     con.execute("CREATE TABLE lines (source_file VARCHAR, line_number BIGINT, load_id BIGINT)")
     [batch] = line_batches(con, "lines WHERE load_id > ?", ["source_file", "line_number"], [0])
     assert batch.is_empty() and batch.columns == ["source_file", "line_number"]
+
+
+def test_a_selection_of_one_batch_comes_whole_with_only_the_columns_asked_for():
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE lines AS SELECT 'f' AS source_file, i AS line_number, i % 3 AS load_id, 'x' AS extra
+                   FROM range(10) AS t(i)""")
+    [batch] = line_batches(con, "lines WHERE load_id = ?", ["line_number", "load_id"], [1], rows=500)
+    assert batch.columns == ["line_number", "load_id"]
+    assert sorted(batch["line_number"].to_list()) == [1, 4, 7]

@@ -19,11 +19,15 @@ def line_batches(
     typed (empty) frame.
 
     The rows are read once into a temporary table ordered by batch number (a hash of the line), so
-    each batch reads only its own row groups.
+    each batch reads only its own row groups. Rows that make one batch are read as they are: copying
+    them into that table first (paygentic's raw lines, hundreds of MB) bought nothing.
     """
     params = params or []
     total = con.sql(f"SELECT count(*) FROM {relation}", params=params).fetchall()[0][0]
     batches = max(1, -(-total // rows))
+    if batches == 1:
+        yield con.sql(f"SELECT {', '.join(columns)} FROM {relation}", params=params).pl()
+        return
     # The relation comes first in the text, so its own `?` parameters bind before the batch count's.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE line_batch_rows AS
