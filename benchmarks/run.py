@@ -91,8 +91,12 @@ def invoices(db: Path) -> list[tuple]:
 
 
 def bench(records: int, work: Path, steps: bool = False, memory_limit: str | None = None, repeat: int = 3) -> dict:
-    if not (work / "raw").is_dir():
+    generated = work / "generated"  # written last: a generation that stopped part-way starts again
+    if not generated.exists():
+        for path in (work / "raw", work / "reference"):
+            shutil.rmtree(path, ignore_errors=True)
         generate(work, Plan(records=records, records_per_file=max(1, records // 400)))
+        generated.touch()
     held = work / "held"
     held.mkdir(exist_ok=True)
     for path in [*work.glob("*.duckdb*"), work / "dagster-home"]:  # warehouses, their spill folders, runs
