@@ -37,6 +37,10 @@ class Cursor:
     source_file: str = ""
     line_number: int = 0
 
+    def params(self) -> dict:
+        """The parameters of ``pending.sql``."""
+        return {"load_id": self.load_id, "source_file": self.source_file, "line_number": self.line_number}
+
 
 def default_batch_bytes(con: duckdb.DuckDBPyConnection) -> int:
     """A share of the connection's memory limit: a smaller limit stages smaller batches, slower but whole."""
@@ -59,15 +63,20 @@ def pending_blocks(con: duckdb.DuckDBPyConnection, staged_table: str, batch_byte
     """The lines of the view ``raw_source`` after the last staged one, as blocks of consecutive lines of
     one file (load_id, source_file, first_line, last_line, bytes) in staging order; a block larger than
     ``batch_bytes`` comes line by line."""
-    cursor = last_staged(con, staged_table)
-    blocks = con.sql(read_sql(__file__, "pending.sql"), params={
-        "load_id": cursor.load_id, "source_file": cursor.source_file, "line_number": cursor.line_number}).pl()
+    blocks = con.sql(read_sql(__file__, "pending.sql"), params=last_staged(con, staged_table).params()).pl()
     for block in blocks.iter_rows(named=True):
         if block["bytes"] <= batch_bytes or block["first_line"] == block["last_line"]:
             yield block
         else:
             yield from con.sql(read_sql(__file__, "line_bytes.sql"), params={
                 k: block[k] for k in ("load_id", "source_file", "first_line", "last_line")}).pl().iter_rows(named=True)
+
+
+def first_pending_load(con: duckdb.DuckDBPyConnection, cursor: Cursor) -> int | None:
+    """The oldest load with a line of the view ``raw_source`` after ``cursor`` (None if none), from the
+    lines ``pending.sql`` finds; DuckDB drops its unused byte totals, so no envelope is read."""
+    return con.sql(f"SELECT min(load_id) FROM ({read_sql(__file__, 'pending.sql')})",
+                   params=cursor.params()).fetchall()[0][0]
 
 
 @dataclass(frozen=True)

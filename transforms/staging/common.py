@@ -11,6 +11,8 @@ by their bytes (``batches``).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
@@ -70,24 +72,28 @@ def stage_new_lines(con: duckdb.DuckDBPyConnection, model: VendorModel, batch_by
     """Stage the raw lines not staged yet, in batches of about ``batch_bytes`` of raw lines (default: a
     share of DuckDB's memory limit), each its own INSERT and commit; returns the usage lines added."""
     batch_bytes = batch_bytes or batches.default_batch_bytes(con)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW raw_source AS SELECT * FROM raw_{model.source}")
-    try:
+    with _raw_source(con, model):
         blocks = batches.pending_blocks(con, model.table, batch_bytes)
         return sum(_stage_batch(con, model, batch) for batch in batches.pack(blocks, batch_bytes))
-    finally:
-        con.execute("DROP VIEW raw_source")
 
 
 def staged_through(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
     """The newest load all of whose lines are staged: what staging adds next lies above it (a load that
     a stopped run staged in part is not through)."""
     cursor = batches.last_staged(con, model.table)
-    first_pending = con.sql(
-        f"""SELECT min(load_id) FROM raw_{model.source} WHERE load_id > $load_id OR (load_id = $load_id
-            AND (source_file > $source_file OR (source_file = $source_file AND line_number > $line_number)))""",
-        params={"load_id": cursor.load_id, "source_file": cursor.source_file, "line_number": cursor.line_number},
-    ).fetchall()[0][0]
+    with _raw_source(con, model):
+        first_pending = batches.first_pending_load(con, cursor)
     return cursor.load_id if first_pending is None else min(cursor.load_id, first_pending - 1)
+
+
+@contextmanager
+def _raw_source(con: duckdb.DuckDBPyConnection, model: VendorModel) -> Iterator[None]:
+    """The view ``raw_source`` over the model's raw table, which the staging SQL files read."""
+    con.execute(f"CREATE OR REPLACE TEMP VIEW raw_source AS SELECT * FROM raw_{model.source}")
+    try:
+        yield
+    finally:
+        con.execute("DROP VIEW raw_source")
 
 
 def _stage_batch(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batches.Batch) -> int:

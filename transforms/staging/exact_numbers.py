@@ -7,7 +7,7 @@ larger), and so is every number of up to 15 significant digits in the normal ran
 number that is not is found here, from the line's own text, so that its record is quarantined
 ``invalid_value`` rather than billed rounded.
 
-Only lines that can hold one are parsed in Python (``MAYBE_INEXACT``); every number of such a line is
+Only lines that can hold one are parsed in Python (``flag_maybe_inexact``); every number of such a line is
 judged. A number of 16 significant digits has 8 after its point, or 9 before it, or 16 before an
 exponent; one out of range has an exponent below -99. Digits after a point count only when what follows
 can end a number: a time's fraction (``12:00:00.123456789Z``) does not send its line to Python. Each
@@ -24,7 +24,7 @@ import math
 import re
 from decimal import Decimal
 
-MAYBE_INEXACT = " OR ".join([
+_MAYBE_INEXACT = " OR ".join([
     r"regexp_matches(envelope, '\.\d{8,}[,}\]\seE]')",
     r"regexp_matches(envelope, 'e-\d{3}')",
     r"regexp_matches(envelope, 'E-\d{3}')",
@@ -37,8 +37,9 @@ MAYBE_INEXACT = " OR ".join([
 def flag_maybe_inexact(relation: str) -> str:
     """A query of the rows of ``relation`` (a table or subquery with an ``envelope`` column) with
     ``maybe_inexact``: whether the line can hold a number DuckDB reads as another value."""
-    return (f"SELECT * EXCLUDE (reversed_envelope), {MAYBE_INEXACT} AS maybe_inexact "
+    return (f"SELECT * EXCLUDE (reversed_envelope), {_MAYBE_INEXACT} AS maybe_inexact "
             f"FROM (SELECT *, reverse(envelope) AS reversed_envelope FROM {relation})")
+
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OUTERMOST_ELEMENT = re.compile(r'^(?:[^\["]|"(?:[^"\\]|\\.)*")*\[\d+\]')
