@@ -22,11 +22,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from transforms import audit, intermediate, lifecycle, marts, reference_pricing
+from transforms import audit, changes, intermediate, lifecycle, marts, reference_pricing
 from transforms.changes import (
     CHANGED_LINES,
     Pending,
-    create_change_tables,
     current_reference_fingerprint,
     delete_lines,
     mark_applied,
@@ -35,12 +34,12 @@ from transforms.changes import (
 from transforms.marts import PUBLISHED_RECORD_TABLES, QUARANTINE_TABLES, RECORD_VIEWS, description
 from transforms.memory import DEFAULT_MEMORY_LIMIT
 from transforms.raw.dump_files import Stamp, file_stamp
-from transforms.raw.load import create_raw_tables
+from transforms.raw import load as raw_load
 from transforms.reference import Reference
 from transforms.sql_files import read_sql
 from transforms.staging import MODELS
 from transforms.staging import common as staging_common
-from transforms.staging.common import create_staging_table
+from transforms.staging.common import staging_table_sql
 from transforms.transactions import transaction
 
 RECORD_TABLES = PUBLISHED_RECORD_TABLES  # one row per usage line, record or line: changed lines replaced
@@ -70,17 +69,41 @@ def connect_state(db: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.
     db.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(state_path(db)), config={"memory_limit": memory_limit})
     con.execute("SET TimeZone = 'UTC'")
-    create_raw_tables(con)
-    create_change_tables(con)
-    audit.create_audit_tables(con)
-    for model in MODELS.values():
-        create_staging_table(con, model)
-    con.execute(read_sql(staging_common.__file__, "macros.sql"))
-    con.execute(read_sql(intermediate.__file__, "staged_lines.sql"))
-    con.execute(read_sql(__file__, "warehouse.sql"))
-    _add_pricing_columns(con)
-    con.execute(read_sql(lifecycle.__file__, "schema.sql"))
+    if _schema_fingerprint(con) != SCHEMA_FINGERPRINT:
+        _create_schema(con)
     return con
+
+
+def _schema_statements() -> list[str]:
+    """Every statement that creates the working database's tables, views and macros, in order."""
+    return [raw_load.SCHEMA_SQL, changes.SCHEMA_SQL, audit.SCHEMA_SQL,
+            *(staging_table_sql(model) for model in MODELS.values()),
+            read_sql(staging_common.__file__, "macros.sql"),
+            read_sql(intermediate.__file__, "staged_lines.sql"),
+            read_sql(__file__, "warehouse.sql"),
+            read_sql(lifecycle.__file__, "schema.sql")]
+
+
+# Opening the working database happens several times a run: when this fingerprint of the statements
+# (and of the invoice-lines migration below) is the one the file records, they are not run again.
+SCHEMA_FINGERPRINT = hashlib.sha256("\n".join([*_schema_statements(), "pricing-columns-1"]).encode()).hexdigest()
+
+
+def _schema_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+    try:
+        rows = con.sql("SELECT fingerprint FROM int_schema").fetchall()
+    except duckdb.CatalogException:
+        return None
+    return rows[0][0] if rows else None
+
+
+def _create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    statements = _schema_statements()
+    for statement in statements[:-1]:
+        con.execute(statement)
+    _add_pricing_columns(con)
+    con.execute(statements[-1])
+    con.execute("CREATE OR REPLACE TABLE int_schema AS SELECT ? AS fingerprint", [SCHEMA_FINGERPRINT])
 
 
 def _add_pricing_columns(con: duckdb.DuckDBPyConnection) -> None:

@@ -69,8 +69,7 @@ class PublicationRefused(Exception):
     """Publishing would publish something that did not pass its blocking checks."""
 
 
-def create_audit_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(read_sql(__file__, "schema.sql"))
+SCHEMA_SQL = read_sql(__file__, "schema.sql")
 
 
 def markers(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

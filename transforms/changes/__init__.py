@@ -35,8 +35,7 @@ class Pending:
     since: int = 0  # the newest change the consumer had applied before these
 
 
-def create_change_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(read_sql(__file__, "schema.sql"))
+SCHEMA_SQL = read_sql(__file__, "schema.sql")
 
 
 def current_reference_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:

@@ -52,8 +52,11 @@ def raw_table(source: str) -> str:
     return f"raw_{source}"
 
 
+SCHEMA_SQL = read_sql(__file__, "schema.sql")
+
+
 def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(read_sql(__file__, "schema.sql"))
+    con.execute(SCHEMA_SQL)
 
 
 def next_load_id(con: duckdb.DuckDBPyConnection) -> int:

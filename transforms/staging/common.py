@@ -64,8 +64,8 @@ class VendorModel:
         return f"stg_{self.source}"
 
 
-def create_staging_table(con: duckdb.DuckDBPyConnection, model: VendorModel) -> None:
-    con.execute(f"CREATE TABLE IF NOT EXISTS {model.table} ({STAGED_TABLE_COLUMNS})")
+def staging_table_sql(model: VendorModel) -> str:
+    return f"CREATE TABLE IF NOT EXISTS {model.table} ({STAGED_TABLE_COLUMNS});"
 
 
 def stage_new_lines(con: duckdb.DuckDBPyConnection, model: VendorModel, batch_bytes: int | None = None) -> int:
