@@ -154,9 +154,12 @@ def batch_rows(schema: pa.DataFrameSchema) -> int:
 
 
 def failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.DataFrame | None:
-    """Every contract failure of ``frame`` (``failure_cases``), or None when it holds."""
+    """Every contract failure of ``frame`` (``failure_cases``), or None when it holds.
+
+    An empty frame has no values to check: as a LazyFrame, Pandera checks its columns and types only,
+    without the query per check it runs on data."""
     try:
-        schema.validate(frame, lazy=True)
+        schema.validate(frame.lazy() if frame.is_empty() else frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         return errors.failure_cases
     return None
