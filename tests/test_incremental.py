@@ -588,6 +588,29 @@ def test_a_working_database_without_change_ids_is_rebuilt_whole(site, tmp_path):
     assert_same_as_scratch(site, tmp_path / "scratch")
 
 
+def test_a_working_database_of_another_schema_gets_the_current_one_when_opened(site, tmp_path):
+    """Opening runs the schema statements only when the file records another fingerprint than the
+    current statements' (an upgrade), or none (a file from before fingerprints)."""
+    site.add({"samplehc/a.jsonl": [shc(1, "2026-10-03T12:00:00Z", "k-1")]})
+    site.run()
+    site.con.execute("DROP VIEW raw_lines")
+    site.con.execute("DROP MACRO to_instant")
+    site.close()
+    site.con = connect_state(site.db)
+    assert site.sql("SELECT count(*) FROM duckdb_views() WHERE view_name = 'raw_lines'") == [(0,)]
+    site.con.execute("UPDATE int_schema SET fingerprint = 'an older version'")
+    site.close()
+    site.con = connect_state(site.db)
+    assert site.sql("SELECT count(*) FROM duckdb_views() WHERE view_name = 'raw_lines'") == [(1,)]
+    site.con.execute("DROP VIEW raw_lines")
+    site.con.execute("DROP MACRO to_instant")
+    site.con.execute("DROP TABLE int_schema")
+    site.add({"samplehc/b.jsonl": [shc(4, "2026-10-02T12:00:00Z", "k-1")]})
+    site.run()
+    assert site.outcomes() == {"samplehc/a.jsonl:1:0": D, "samplehc/b.jsonl:1:0": B}
+    assert_same_as_scratch(site, tmp_path / "scratch")
+
+
 def test_pricing_refuses_to_run_ahead_of_metering(site):
     """Pricing reads the metered rows of its changes: with metering behind, it stops rather than price old rows."""
     site.add({"samplehc/a.jsonl": [shc(1, "2026-10-03T12:00:00Z")]})
