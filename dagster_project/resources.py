@@ -22,6 +22,8 @@ DEFAULT_RAW_DIR = "data/raw"
 DEFAULT_REFERENCE_DIR = "data/reference"
 DEFAULT_DB = "data/warehouse.duckdb"
 LOCK_WAIT_SECONDS = 5.0  # a reader such as `tally status` holds the working database for milliseconds
+# The working databases (by absolute path) that a `tally run` in this process holds open, and its connection.
+_HELD: dict[str, Any] = {}
 
 
 class TallyWarehouse(dg.ConfigurableResource):
@@ -83,14 +85,40 @@ class TallyWarehouse(dg.ConfigurableResource):
         return copy
 
     @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Keep one connection to the working database for everything inside: the jobs that `tally run`
+        executes one after another in this process, and its own reads between them, share it (and DuckDB's
+        buffer cache and write-ahead log) instead of each opening the file and closing it with a checkpoint.
+        ``release`` ends it early (after a failed job, so that what follows opens the file afresh)."""
+        key = os.path.abspath(self.db)
+        if key in _HELD:
+            yield
+            return
+        _HELD[key] = self._open_state()
+        try:
+            yield
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Close the connection ``holding`` keeps, if any."""
+        held = _HELD.pop(os.path.abspath(self.db), None)
+        if held is not None:
+            held.close()
+
+    @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:  # noqa: F821
         """The working database; a lock another process holds is waited for a few seconds, then raised.
 
-        In a run it is opened once and kept until Dagster tears the resource down at the run's end (once
-        per run with the in-process executor, per step process otherwise): the steps then share DuckDB's
-        buffer cache instead of each opening the database and reading its tables cold. Outside a run each
-        call opens and closes its own connection.
+        Inside ``holding`` it is the connection held. Otherwise, in a run it is opened once and kept until
+        Dagster tears the resource down at the run's end (once per run with the in-process executor, per
+        step process otherwise): the steps then share DuckDB's buffer cache instead of each opening the
+        database and reading its tables cold. Outside a run each call opens and closes its own connection.
         """
+        held = _HELD.get(os.path.abspath(self.db))
+        if held is not None:
+            yield held
+            return
         if not self._keep_open:
             con = self._open_state()
             try:

@@ -114,24 +114,25 @@ def _run(warehouse: TallyWarehouse, db: Path, instance: dg.DagsterInstance | Non
     with warehouse.connect() as con:
         issued_before = _issued_numbers(con)
     replay.issue_pending_closes(warehouse, instance, _bring_up_to_date, _execute, RunFailed)
-    periods = _bring_up_to_date(warehouse, instance, publish=True)
-    with warehouse.connect() as con:
-        refused = read_refused(con)
-    not_closed = None
-    if close is not None and refused:
-        # Issued documents never change: a month is not issued while some of its input may be missing.
-        not_closed = (f"{close[0].isoformat()[:7]} was not closed: input files were refused; fix or restore them "
-                      "and close again")
-    elif close is not None:
-        _close(warehouse, instance, *close)
-    with warehouse.connect() as con:
-        reconciliation = con.sql("SELECT * FROM reconciliation ORDER BY source").pl()
-        written, total = con.sql(
-            "SELECT count(*) FILTER (WHERE list_contains(?, period_start)), count(*) FROM invoices", params=[periods]
-        ).fetchall()[0]
-        issued = [n for n in _issued_numbers(con) if n not in set(issued_before)]
-        pending = con.sql("SELECT count(*) FROM documents d JOIN lc_closes c ON c.month = d.period_start "
-                          "WHERE d.status = 'draft'").fetchall()[0][0]
+    with warehouse.holding():
+        periods = _bring_up_to_date(warehouse, instance, publish=True)
+        with warehouse.connect() as con:
+            refused = read_refused(con)
+        not_closed = None
+        if close is not None and refused:
+            # Issued documents never change: a month is not issued while some of its input may be missing.
+            not_closed = (f"{close[0].isoformat()[:7]} was not closed: input files were refused; fix or restore "
+                          "them and close again")
+        elif close is not None:
+            _close(warehouse, instance, *close)
+        with warehouse.connect() as con:
+            reconciliation = con.sql("SELECT * FROM reconciliation ORDER BY source").pl()
+            written, total = con.sql(
+                "SELECT count(*) FILTER (WHERE list_contains(?, period_start)), count(*) FROM invoices",
+                params=[periods]).fetchall()[0]
+            issued = [n for n in _issued_numbers(con) if n not in set(issued_before)]
+            pending = con.sql("SELECT count(*) FROM documents d JOIN lc_closes c ON c.month = d.period_start "
+                              "WHERE d.status = 'draft'").fetchall()[0][0]
     return periods, Summary(reconciliation, written, total, periods, db, refused, issued, pending, not_closed)
 
 
@@ -157,6 +158,7 @@ def _bring_up_to_date(warehouse: TallyWarehouse, instance: dg.DagsterInstance, p
                 "dagster/asset_partition_range_end": months[-1],
             }, asset_selection=selection)
         except RunFailed as failure:
+            warehouse.release()
             if not (failure.locked or failure.published):
                 _mark_stale(warehouse, periods)
             raise
