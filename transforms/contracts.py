@@ -157,9 +157,13 @@ def failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.DataFrame | 
     """Every contract failure of ``frame`` (``failure_cases``), or None when it holds.
 
     An empty frame has no values to check: as a LazyFrame, Pandera checks its columns and types only,
-    without the query per check it runs on data."""
+    without the query per check it runs on data. Those queries (about fifty for priced usage) run on
+    Polars' in-memory engine: the batch is in memory already, and the streaming engine, Polars' default,
+    costs about 0.3 ms more to start each (10 rows: 11 ms against 22 ms a validation; 50,000 rows: 23–28
+    ms against 38–77 ms; 200,000 rows: 73–80 ms against 87–102 ms)."""
     try:
-        schema.validate(frame.lazy() if frame.is_empty() else frame, lazy=True)
+        with pl.Config(engine_affinity="in-memory"):
+            schema.validate(frame.lazy() if frame.is_empty() else frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         return errors.failure_cases
     return None
