@@ -41,14 +41,15 @@ def issue_pending_closes(warehouse: TallyWarehouse, instance: dg.DagsterInstance
     for close in plan.closes:
         only = TallyWarehouse(**{**_fields(warehouse), "reference_dir": str(close.reference_dir),
                                  "only_close": str(close.path)})
-        bring_up_to_date(only, instance, publish=False)
-        defs = build_definitions(only, loggers={"progress": progress_logger})
-        execute(defs.resolve_job_def("close"), instance, asset_selection=ISSUE_STEPS,
-                run_config={"ops": {"lifecycle__issued_documents": {"config": {"every_close": False}}}})
-        with only.connect() as con:
-            if close.month not in issued_months(con):
-                raise failed(f"close {close.label} could not be issued from the files it records",
-                             "Its files must include every file of the closes before it; see the run's log.")
+        with only.holding():
+            bring_up_to_date(only, instance, publish=False)
+            defs = build_definitions(only, loggers={"progress": progress_logger})
+            execute(defs.resolve_job_def("close"), instance, asset_selection=ISSUE_STEPS,
+                    run_config={"ops": {"lifecycle__issued_documents": {"config": {"every_close": False}}}})
+            with only.connect() as con:
+                if close.month not in issued_months(con):
+                    raise failed(f"close {close.label} could not be issued from the files it records",
+                                 "Its files must include every file of the closes before it; see the run's log.")
     return len(plan.closes)
 
 
