@@ -22,7 +22,8 @@ DEFAULT_RAW_DIR = "data/raw"
 DEFAULT_REFERENCE_DIR = "data/reference"
 DEFAULT_DB = "data/warehouse.duckdb"
 LOCK_WAIT_SECONDS = 5.0  # a reader such as `tally status` holds the working database for milliseconds
-# The working databases (by absolute path) that a `tally run` in this process holds open, and its connection.
+# The connection kept open to a working database (by absolute path) in this process: by a Dagster run
+# for its steps, or by `holding` for several runs and the reads between them.
 _HELD: dict[str, Any] = {}
 
 
@@ -42,7 +43,7 @@ class TallyWarehouse(dg.ConfigurableResource):
     # issues a close file the working database has not issued yet (SPEC §7, reproducible from empty).
     only_close: str = ""
     _keep_open: bool = PrivateAttr(default=False)
-    _open: Any = PrivateAttr(default=None)  # the run's connection to the working database
+    _opened: bool = PrivateAttr(default=False)  # this run opened the connection kept in ``_HELD``, and closes it
     _copy: Any = PrivateAttr(default=None)  # a copy of the published file, started for this run's publication
 
     @classmethod
@@ -67,9 +68,9 @@ class TallyWarehouse(dg.ConfigurableResource):
         if self._copy is not None:
             self._copy.discard()
             self._copy = None
-        if self._open is not None:
-            self._open.close()
-            self._open = None
+        if self._opened:
+            self.release()
+            self._opened = False
 
     def prepare_publication(self) -> None:
         """This run will publish: start copying the published file, for ``publish`` to take later in the
@@ -115,20 +116,18 @@ class TallyWarehouse(dg.ConfigurableResource):
         step process otherwise): the steps then share DuckDB's buffer cache instead of each opening the
         database and reading its tables cold. Outside a run each call opens and closes its own connection.
         """
-        held = _HELD.get(os.path.abspath(self.db))
+        key = os.path.abspath(self.db)
+        if key not in _HELD and self._keep_open:
+            _HELD[key], self._opened = self._open_state(), True
+        held = _HELD.get(key)
         if held is not None:
             yield held
             return
-        if not self._keep_open:
-            con = self._open_state()
-            try:
-                yield con
-            finally:
-                con.close()
-            return
-        if self._open is None:
-            self._open = self._open_state()
-        yield self._open
+        con = self._open_state()
+        try:
+            yield con
+        finally:
+            con.close()
 
     def _open_state(self):
         import duckdb

@@ -74,19 +74,16 @@ def connect_state(db: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.
     return con
 
 
-def _schema_statements() -> list[str]:
-    """Every statement that creates the working database's tables, views and macros, in order."""
-    return [raw_load.SCHEMA_SQL, changes.SCHEMA_SQL, audit.SCHEMA_SQL,
-            *(staging_table_sql(model) for model in MODELS.values()),
-            read_sql(staging_common.__file__, "macros.sql"),
-            read_sql(intermediate.__file__, "staged_lines.sql"),
-            read_sql(__file__, "warehouse.sql"),
-            read_sql(lifecycle.__file__, "schema.sql")]
-
-
+# Every statement that creates the working database's tables, views and macros, in order.
+SCHEMA_STATEMENTS = (raw_load.SCHEMA_SQL, changes.SCHEMA_SQL, audit.SCHEMA_SQL,
+                     *(staging_table_sql(model) for model in MODELS.values()),
+                     read_sql(staging_common.__file__, "macros.sql"),
+                     read_sql(intermediate.__file__, "staged_lines.sql"),
+                     read_sql(__file__, "warehouse.sql"),
+                     read_sql(lifecycle.__file__, "schema.sql"))
 # Opening the working database happens several times a run: when this fingerprint of the statements
 # (and of the invoice-lines migration below) is the one the file records, they are not run again.
-SCHEMA_FINGERPRINT = hashlib.sha256("\n".join([*_schema_statements(), "pricing-columns-1"]).encode()).hexdigest()
+SCHEMA_FINGERPRINT = hashlib.sha256("\n".join([*SCHEMA_STATEMENTS, "pricing-columns-1"]).encode()).hexdigest()
 
 
 def _schema_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -98,11 +95,9 @@ def _schema_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
 
 
 def _create_schema(con: duckdb.DuckDBPyConnection) -> None:
-    statements = _schema_statements()
-    for statement in statements[:-1]:
+    for statement in SCHEMA_STATEMENTS:
         con.execute(statement)
     _add_pricing_columns(con)
-    con.execute(statements[-1])
     con.execute("CREATE OR REPLACE TABLE int_schema AS SELECT ? AS fingerprint", [SCHEMA_FINGERPRINT])
 
 
