@@ -79,7 +79,14 @@ def floor_command(raw: Path) -> list[str]:
 
 def tally_command(work: Path, db: Path, memory_limit: str | None = None) -> list[str]:
     return [str(TALLY), "run", "--raw-dir", str(work / "raw"), "--reference-dir", str(work / "reference"),
-            "--db", str(db), *(["--memory-limit", memory_limit] if memory_limit else [])]
+            "--db", str(db), "--documents-dir", str(documents_dir(db)),
+            *(["--memory-limit", memory_limit] if memory_limit else [])]
+
+
+def documents_dir(db: Path) -> Path:
+    """Each warehouse its own documents folder: the run from scratch must not find the incremental
+    run's documents up to date."""
+    return db.with_name(f"{db.stem}-documents")
 
 
 def invoices(db: Path) -> list[tuple]:
@@ -99,7 +106,8 @@ def bench(records: int, work: Path, steps: bool = False, memory_limit: str | Non
         generated.touch()
     held = work / "held"
     held.mkdir(exist_ok=True)
-    for path in [*work.glob("*.duckdb*"), work / "dagster-home"]:  # warehouses, their spill folders, runs
+    for path in [*work.glob("*.duckdb*"), *work.glob("*-documents"), work / "invoices", work / "dagster-home"]:
+        # warehouses, their spill folders, their documents, the runs
         _remove(path)
     home, seen = instance_home(work), set()
 
@@ -125,14 +133,19 @@ def bench(records: int, work: Path, steps: bool = False, memory_limit: str | Non
     saved = work / "before-increment"
     shutil.rmtree(saved, ignore_errors=True)
     saved.mkdir()
+    documents = documents_dir(work / "warehouse.duckdb")
     for path in work.glob("warehouse.*duckdb*"):
         shutil.copy2(path, saved / path.name)
+    shutil.copytree(documents, saved / documents.name, symlinks=True)
 
-    def restore() -> None:
-        for path in work.glob("warehouse.*duckdb*"):
+    def restore() -> None:  # the warehouse and its documents as the run with nothing new left them
+        for path in [*work.glob("warehouse.*duckdb*"), documents]:
             _remove(path)
         for path in saved.iterdir():
-            shutil.copy2(path, work / path.name)
+            if path.is_dir():
+                shutil.copytree(path, work / path.name, symlinks=True)
+            else:
+                shutil.copy2(path, work / path.name)
 
     incremental = repeated(repeat, lambda: tally(work / "warehouse.duckdb"), restore)
     shutil.rmtree(saved)

@@ -319,6 +319,51 @@ def test_replace_month_swaps_the_folder_whole(tmp_path):
         replace_month(tmp_path, october, {"../escape.html": "x"})
 
 
+def test_replace_month_carries_kept_files_over_linked_or_copied(tmp_path, monkeypatch):
+    october = date(2026, 10, 1)
+    folder = replace_month(tmp_path, october, {"a.html": "one", "b.html": "two", "index.html": "i"})
+    inode = (folder / "a.html").stat().st_ino
+    replace_month(tmp_path, october, {"index.html": "j"}, keep=["a.html"])
+    assert {p.name: p.read_text() for p in folder.iterdir()} == {"a.html": "one", "index.html": "j"}
+    assert (folder / "a.html").stat().st_ino == inode  # the same file, not a copy
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2026-10"]
+
+    def no_links(*args, **kwargs):
+        raise OSError("no hard links here")
+
+    monkeypatch.setattr("transforms.marts.document_files.os.link", no_links)
+    replace_month(tmp_path, october, {"index.html": "k"}, keep=["a.html"])
+    assert {p.name: p.read_text() for p in folder.iterdir()} == {"a.html": "one", "index.html": "k"}
+    assert (folder / "a.html").stat().st_ino != inode
+    with pytest.raises(ValueError):
+        replace_month(tmp_path, october, {"index.html": "k"}, keep=["../a.html"])
+
+
+def test_a_month_written_again_renders_only_the_invoices_that_changed(tmp_path):
+    october_dumps(tmp_path / "raw")
+    run(tmp_path).con.close()
+    october = tmp_path / "invoices" / "2026-10"
+    before = {p.name: p.stat().st_ino for p in october.iterdir()}
+    assert set(before) == {f"{i}.html" for i in EXPECTED_DOCUMENTS} | {"index.html"}
+
+    # One more October record of c_usd: its invoice changes, c_jpy's and c_bhd's do not.
+    write_dump(tmp_path / "raw", "samplehc/2026-10-late.jsonl", [
+        envelope({"eventSlug": "claim-check", "quantity": 4, "occurredAt": "2026-10-20T12:00:00Z"}, account="org_usd")])
+    run(tmp_path).con.close()
+    after = {p.name: p.stat().st_ino for p in october.iterdir()}
+    assert set(after) == set(before)
+    assert after["INV-202610-c_jpy.html"] == before["INV-202610-c_jpy.html"]
+    assert after["INV-202610-c_bhd.html"] == before["INV-202610-c_bhd.html"]
+    assert after["INV-202610-c_usd.html"] != before["INV-202610-c_usd.html"]
+    # 1,236.07 + 2.20 (4 claims at 0.55, the price from 15 October): the new total, on the page rendered
+    # again and in the index.
+    assert "1,238.27 USD" in (october / "INV-202610-c_usd.html").read_text(encoding="utf-8")
+    assert "1,238.27 USD" in (october / "index.html").read_text(encoding="utf-8")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as published:
+        expected = month_documents(published, date(2026, 10, 1))
+    assert {p.name: p.read_text(encoding="utf-8") for p in october.iterdir()} == expected
+
+
 def _documents(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir()}
 

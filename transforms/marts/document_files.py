@@ -4,14 +4,18 @@
 Documents are rendered from the published warehouse only, after it is published (``sync_documents``),
 so they never show numbers the warehouse does not: a run that fails before or at publishing leaves them
 as they were. Every run brings them up to date with the published file, whatever happened before: it
-computes each month's fingerprint from the published tables (``documents.month_fingerprints``), compares
-it with the manifest, and renders again exactly the months that differ, whose folder does not hold the
-files the manifest lists (names and sizes), or all of them when the way pages are rendered changed. A
-month that no longer has invoices loses its folder. The manifest is written last, so a run killed
-anywhere in between leaves months the next run sees as out of date, and renders again.
+computes each invoice's fingerprint from the published tables (``documents.invoice_fingerprints``) and
+from them each month's, compares them with the manifest, and writes again exactly the months that
+differ, whose folder does not hold the files the manifest lists (names and sizes), or all of them when
+the way pages are rendered changed. Within a month written again, only the documents of invoices whose
+fingerprint changed are rendered; the others are carried over as they are (the index is always
+rendered). A month that no longer has invoices loses its folder. The manifest is written last, so a
+run killed anywhere in between leaves months the next run sees as out of date, and writes again.
 
 A month's folder is replaced whole, never edited in place: the new files are written (and synced to
-disk) in a hidden folder beside it (``.<YYYY-MM>.new-<pid>``), the old folder is renamed away and the new
+disk) in a hidden folder beside it (``.<YYYY-MM>.new-<pid>``), with the documents carried over hard-linked
+into it (a file is never written in place, so the link and the old name share bytes that never change;
+a copy where links are not possible), the old folder is renamed away and the new
 one renamed into its place, then the old one is deleted. So a folder never mixes the documents of two
 publications. Between the two renames the month's folder is briefly absent; a crash there leaves hidden
 folders, which the next run removes (``remove_leftovers``), and a month the next run renders again.
@@ -24,6 +28,7 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -31,9 +36,12 @@ from pathlib import Path
 from transforms.durable import sync_folder, write_synced
 from transforms.marts.documents import (
     DEFAULT_ISSUER,
+    INDEX_FILE,
+    document_file_name,
     documents_connection,
+    invoice_fingerprints,
     month_documents,
-    month_fingerprints,
+    month_fingerprint,
     renderer_fingerprint,
 )
 
@@ -57,7 +65,8 @@ class Sync:
 
 def sync_documents(db: Path, documents_dir: Path, *, issuer: str = DEFAULT_ISSUER) -> Sync:
     """Make ``documents_dir`` hold the documents of the warehouse published at ``db``, rendering only the
-    months that are not up to date, and record the publication in the manifest.
+    months that are not up to date, and within them only the invoices that changed, and record the
+    publication in the manifest.
 
     Only one process may write the folder at a time: tally calls this holding the working database
     (which DuckDB lets one process hold), so the hidden folders of any other process are leftovers."""
@@ -69,19 +78,22 @@ def sync_documents(db: Path, documents_dir: Path, *, issuer: str = DEFAULT_ISSUE
     written: list[date] = []
     documents = 0
     with documents_connection(db) as con:
-        fingerprints = month_fingerprints(con)
-        for period, fingerprint in fingerprints.items():
-            key = month_folder(documents_dir, period).name
-            entry = known.get(key)
-            if not (isinstance(entry, dict) and entry.get("fingerprint") == fingerprint
-                    and _holds(month_folder(documents_dir, period), entry.get("files"))):
-                files = month_documents(con, period, issuer=issuer)
-                replace_month(documents_dir, period, files)
-                entry = {"fingerprint": fingerprint,
-                         "files": {name: len(text.encode("utf-8")) for name, text in sorted(files.items())}}
+        months = invoice_fingerprints(con)
+        for period, invoices in months.items():
+            folder, fingerprint = month_folder(documents_dir, period), month_fingerprint(invoices)
+            entry = known.get(folder.name)
+            holds = isinstance(entry, dict) and _holds(folder, entry.get("files"))
+            if not (holds and entry.get("fingerprint") == fingerprint):
+                kept = _unchanged(entry, invoices) if holds else {}
+                files = month_documents(con, period, issuer=issuer, skip=set(kept.values()))
+                replace_month(documents_dir, period, files, keep=list(kept))
+                sizes = {name: len(text.encode("utf-8")) for name, text in files.items()}
+                sizes.update({name: entry["files"][name] for name in kept})
+                entry = {"fingerprint": fingerprint, "files": dict(sorted(sizes.items())),
+                         "invoices": {document_file_name(i): f for i, f in sorted(invoices.items())}}
                 written.append(period)
-            entries[key] = entry
-            documents += sum(1 for name in entry["files"] if name != "index.html")
+            entries[folder.name] = entry
+            documents += sum(1 for name in entry["files"] if name != INDEX_FILE)
     removed = _remove_other_months(documents_dir, set(entries))
     publication = hashlib.sha256("".join(f"{k} {e['fingerprint']}\n" for k, e in sorted(entries.items()))
                                  .encode()).hexdigest()
@@ -89,7 +101,17 @@ def sync_documents(db: Path, documents_dir: Path, *, issuer: str = DEFAULT_ISSUE
                     "months": dict(sorted(entries.items()))}
     if new_manifest != manifest and (entries or documents_dir.is_dir()):
         write_manifest(documents_dir, new_manifest)
-    return Sync(publication, sorted(fingerprints), written, removed, leftovers, documents)
+    return Sync(publication, sorted(months), written, removed, leftovers, documents)
+
+
+def _unchanged(entry: dict, invoices: dict[str, str]) -> dict[str, str]:
+    """The documents of a month's folder (as its manifest ``entry`` lists them, the folder holding them)
+    whose invoice has the fingerprint it was rendered from: file name -> invoice id."""
+    rendered = entry.get("invoices")
+    if not isinstance(rendered, dict):
+        return {}
+    return {name: invoice_id for invoice_id, fingerprint in invoices.items()
+            if (name := document_file_name(invoice_id)) in entry["files"] and rendered.get(name) == fingerprint}
 
 
 def read_manifest(documents_dir: Path) -> dict:
@@ -123,22 +145,27 @@ def month_folder(documents_dir: Path, period_start: date) -> Path:
     return documents_dir / period_start.isoformat()[:7]
 
 
-def replace_month(documents_dir: Path, period_start: date, files: dict[str, str]) -> Path | None:
-    """Make the month's folder hold exactly ``files`` (name -> UTF-8 text); with no files, remove it.
-    Returns the folder, or None when there is none."""
+def replace_month(documents_dir: Path, period_start: date, files: dict[str, str],
+                  keep: Sequence[str] = ()) -> Path | None:
+    """Make the month's folder hold exactly ``files`` (name -> UTF-8 text) and the files named in ``keep``
+    as the folder holds them now (linked into the new folder, or copied where links are not possible);
+    with neither, remove it. Returns the folder, or None when there is none."""
     folder = month_folder(documents_dir, period_start)
     _remove_leftovers(folder)
-    if not files:
+    if not files and not keep:
         _remove(folder)
         return None
     documents_dir.mkdir(parents=True, exist_ok=True)
     new = folder.with_name(f".{folder.name}.new-{os.getpid()}")
     new.mkdir()
     try:
-        for name, text in files.items():
+        for name in [*files, *keep]:
             if Path(name).name != name or name.startswith("."):
                 raise ValueError(f"not a plain file name: {name!r}")
+        for name, text in files.items():
             write_synced(new / name, text)
+        for name in keep:
+            _carry_over(folder / name, new / name)
         sync_folder(new)
     except BaseException:
         _remove(new)
@@ -150,6 +177,15 @@ def replace_month(documents_dir: Path, period_start: date, files: dict[str, str]
     sync_folder(documents_dir)
     _remove(old)
     return folder
+
+
+def _carry_over(source: Path, target: Path) -> None:
+    """``target`` with the bytes of ``source``, a document written (and synced) by an earlier run: a hard
+    link, as files are never written in place; a synced copy where the file system has no links."""
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:
+        write_synced(target, source.read_bytes())
 
 
 def remove_leftovers(documents_dir: Path) -> list[Path]:

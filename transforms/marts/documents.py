@@ -10,14 +10,14 @@ repeated on every page).
 Documents are rendered from the published warehouse, never from the working database: its
 ``invoices``, ``invoice_lines`` and ``customers`` (names and time zones, published beside SPEC §5's
 tables for them). Read from a database without ``customers`` (a warehouse published by an older
-version), a page shows the customer id where the name would be. ``month_fingerprints`` says which months'
+version), a page shows the customer id where the name would be. ``invoice_fingerprints`` says which
 documents a publication changes, and ``renderer_fingerprint`` whether the way pages are rendered did.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -141,9 +141,10 @@ def invoice_html(con: duckdb.DuckDBPyConnection, invoice_id: str, *, issuer: str
 
 
 def month_documents(con: duckdb.DuckDBPyConnection, period_start: date, *,
-                    issuer: str = DEFAULT_ISSUER) -> dict[str, str]:
+                    issuer: str = DEFAULT_ISSUER, skip: Collection[str] = ()) -> dict[str, str]:
     """Every file of a billing month's folder: file name -> HTML, one document per invoice of the month
-    and ``index.html``; empty when the month has no invoices."""
+    and ``index.html``; empty when the month has no invoices. The documents of the invoices in ``skip``
+    (ids whose pages are already written, see ``document_files``) are left out; the index never is."""
     invoices = _rows(con, "SELECT * FROM invoices WHERE period_start = ? ORDER BY invoice_id", [period_start])
     if not invoices:
         return {}
@@ -154,11 +155,14 @@ def month_documents(con: duckdb.DuckDBPyConnection, period_start: date, *,
     known = customers(con)
     files = {}
     for invoice in invoices:
-        name, timezone = known.get(invoice["customer_id"], (None, None))
-        files[document_file_name(invoice["invoice_id"])] = invoice_document(
-            invoice, lines.get(invoice["invoice_id"], []), name, timezone=timezone, issuer=issuer)
-    if INDEX_FILE in files:
-        raise ValueError(f"an invoice id makes a document named {INDEX_FILE}")
+        name = document_file_name(invoice["invoice_id"])
+        if name == INDEX_FILE:
+            raise ValueError(f"an invoice id makes a document named {INDEX_FILE}")
+        if invoice["invoice_id"] in skip:
+            continue
+        customer_name, timezone = known.get(invoice["customer_id"], (None, None))
+        files[name] = invoice_document(
+            invoice, lines.get(invoice["invoice_id"], []), customer_name, timezone=timezone, issuer=issuer)
     names = {customer_id: name for customer_id, (name, _) in known.items()}
     files[INDEX_FILE] = month_index(period_start, invoices, names, issuer=issuer)
     return files
@@ -179,10 +183,11 @@ def customers(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str | None
     return {customer_id: (name, timezone) for customer_id, name, timezone in rows}
 
 
-def month_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[date, str]:
-    """Billing month -> sha256 of everything its documents are rendered from: the month's invoices and
-    invoice lines, every column, and the name and time zone of its customers. Equal fingerprints give
-    equal documents (with the same ``renderer_fingerprint``); a month without invoices is absent.
+def invoice_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[date, dict[str, str]]:
+    """Billing month -> invoice id -> sha256 of everything the invoice's document is rendered from: its
+    row of ``invoices`` and its rows of ``invoice_lines``, every column, and its customer's name and time
+    zone. Equal fingerprints give equal documents (with the same ``renderer_fingerprint``); a month
+    without invoices is absent, and a line without its invoice counts under its invoice id all the same.
 
     Computed by DuckDB over the small invoice tables, so a run checks its documents without rendering
     them. Exact: decimals become JSON numbers with all their digits."""
@@ -198,11 +203,20 @@ def month_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[date, str]:
         line_rows AS (
             SELECT l.period_start, l.invoice_id, 1 AS part, to_json(l)::VARCHAR AS text FROM invoice_lines l
         )
-        SELECT period_start, sha256(string_agg(text, chr(10) ORDER BY invoice_id, part, text))
+        SELECT period_start, invoice_id, sha256(string_agg(text, chr(10) ORDER BY part, text))
         FROM (SELECT * FROM invoice_rows UNION ALL SELECT * FROM line_rows
               WHERE period_start IN (SELECT period_start FROM invoices))
-        GROUP BY period_start ORDER BY period_start""").fetchall()
-    return dict(rows)
+        GROUP BY ALL ORDER BY ALL""").fetchall()
+    months: dict[date, dict[str, str]] = {}
+    for period, invoice_id, fingerprint in rows:
+        months.setdefault(period, {})[invoice_id] = fingerprint
+    return months
+
+
+def month_fingerprint(invoices: Mapping[str, str]) -> str:
+    """sha256 of a month's invoice fingerprints (``invoice_fingerprints``): of everything its folder,
+    index included, is rendered from."""
+    return hashlib.sha256("".join(f"{i}\n{f}\n" for i, f in sorted(invoices.items())).encode()).hexdigest()
 
 
 def renderer_fingerprint() -> str:
