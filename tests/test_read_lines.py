@@ -59,3 +59,26 @@ def test_a_truncated_gzip_is_unreadable_after_its_first_chunks(tmp_path):
     assert next(frames).height > 0
     with pytest.raises(Unreadable, match="gzip"):
         list(frames)
+
+
+def by_hand(data: bytes, first_line: int) -> list[tuple]:
+    """SPEC §1 in plain Python: lines end at LF, a CR before it is not part of the line, a line of only
+    spaces, tabs and CRs is blank (numbered, not kept), and a line that is not UTF-8 is kept decoded with
+    replacement characters, flagged."""
+    rows = []
+    for number, raw in enumerate(data.split(b"\n"), start=first_line):
+        raw = raw.removesuffix(b"\r")
+        if raw.strip(b" \t\r") == b"":
+            continue
+        try:
+            rows.append(("samplehc/a.jsonl", number, raw.decode("utf-8"), True))
+        except UnicodeDecodeError:
+            rows.append(("samplehc/a.jsonl", number, raw.decode("utf-8", errors="replace"), False))
+    return rows
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=pieces, first_line=st.integers(1, 10**12))
+def test_split_lines_numbers_strips_and_flags_as_the_spec_says(body, first_line):
+    data = b"".join(body)
+    assert split_lines(data, "samplehc/a.jsonl", first_line).rows() == by_hand(data, first_line)

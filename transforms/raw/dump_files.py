@@ -38,6 +38,7 @@ from transforms.raw.refused import (
 SOURCES = ("samplehc", "tula", "sequence", "paygentic")
 DUMP_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 BLANK = " \t\r"
+_NOT_BLANK = "[^" + "".join(f"\\x{ord(c):02x}" for c in BLANK) + "]"  # a regex class
 
 RAW_LINES_SCHEMA = {
     "source_file": pl.String,
@@ -237,10 +238,6 @@ def split_lines(data: bytes, source_file: str, first_line: int = 1) -> pl.DataFr
     line_number, envelope, utf8_valid``."""
     try:
         text = data.decode("utf-8")
-        lines = pl.DataFrame({"envelope": [text]}).select(
-            pl.col("envelope").str.split("\n").explode()
-        )
-        lines = lines.with_columns(pl.lit(True).alias("utf8_valid"))
     except UnicodeDecodeError:
         raw_lines = data.split(b"\n")
         lines = pl.DataFrame(
@@ -249,14 +246,20 @@ def split_lines(data: bytes, source_file: str, first_line: int = 1) -> pl.DataFr
                 "utf8_valid": [_is_utf8(line) for line in raw_lines],
             }
         )
+    else:
+        lines = pl.DataFrame({"envelope": [text]}).select(pl.col("envelope").str.split("\n").explode())
+        lines = lines.with_columns(pl.lit(True).alias("utf8_valid"))
+    # Each is a pass over every byte: a CR is looked for once in the bytes, and a blank line is one
+    # without a character that is not blank (no stripped copy of every line).
+    envelope = pl.col("envelope").str.strip_suffix("\r") if b"\r" in data else pl.col("envelope")
+    start = pl.lit(first_line, dtype=pl.Int64)  # a row index is 32 bits: a file may have more lines
     return (
-        lines.with_row_index("line_number", offset=first_line)
-        .with_columns(
+        lines.with_columns(
+            pl.int_range(start, start + pl.len(), dtype=pl.Int64).alias("line_number"),
             pl.lit(source_file).alias("source_file"),
-            pl.col("line_number").cast(pl.Int64),
-            pl.col("envelope").str.strip_suffix("\r"),
+            envelope,
         )
-        .filter(pl.col("envelope").str.strip_chars(BLANK) != "")
+        .filter(pl.col("envelope").str.contains(_NOT_BLANK))
         .select(list(RAW_LINES_SCHEMA))
     )
 
