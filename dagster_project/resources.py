@@ -12,15 +12,17 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import PrivateAttr
 
-from transforms.lifecycle.control import DEFAULT_CONTROL_DIR
-from transforms.memory import DEFAULT_MEMORY_LIMIT
+from dagster_project.defaults import (
+    DEFAULT_CONTROL_DIR,
+    DEFAULT_DB,
+    DEFAULT_MEMORY_LIMIT,
+    DEFAULT_RAW_DIR,
+    DEFAULT_REFERENCE_DIR,
+)
 
 if TYPE_CHECKING:
     from transforms.warehouse import PublishedCopy
 
-DEFAULT_RAW_DIR = "data/raw"
-DEFAULT_REFERENCE_DIR = "data/reference"
-DEFAULT_DB = "data/warehouse.duckdb"
 LOCK_WAIT_SECONDS = 5.0  # a reader such as `tally status` holds the working database for milliseconds
 # The connection kept open to a working database (by absolute path) in this process: by a Dagster run
 # for its steps, or by `holding` for several runs and the reads between them.

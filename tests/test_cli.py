@@ -453,6 +453,21 @@ def test_invalid_reference_data_says_what_to_do(published):
 # The command line itself
 
 
+def test_commands_that_run_no_job_start_without_importing_dagster(tmp_path):
+    """status, explain, invoice and --help answer without Dagster (about a second of imports): only run
+    and close import it, when they start a job."""
+    code = textwrap.dedent("""
+        import sys
+        from dagster_project.cli import main
+        codes = [main(["status", "--db", sys.argv[1]]), main(["explain", "INV-202610-c_usd", "--db", sys.argv[1]]),
+                 main(["invoice", "INV-202610-c_usd", "--db", sys.argv[1]])]
+        print(codes, "dagster" in sys.modules)  # status: nothing run yet (0); explain, invoice: no warehouse (1)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "none.duckdb")], check=False,
+                          capture_output=True, text=True, timeout=60, env=clean_env())
+    assert proc.stdout.splitlines()[-1] == "[0, 1, 1] False", proc.stdout + proc.stderr
+
+
 def test_help_lists_every_command_option_and_environment_variable():
     from dagster_project.cli import build_parser
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from dagster_project.resources import DEFAULT_DB
+from dagster_project.defaults import DEFAULT_DB
 from transforms.marts.formatting import format_plain
 
 EXIT_FAILED = 1  # the work could not be done or cannot be trusted: a failed run, no warehouse yet, a lock

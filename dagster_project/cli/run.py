@@ -21,7 +21,7 @@ from rich.progress import (
 
 from dagster_project.cli import guards
 from dagster_project.cli.common import EXIT_REFUSED, EXIT_USAGE, CommandError, add_db_option, console
-from dagster_project.resources import (
+from dagster_project.defaults import (
     DEFAULT_CONTROL_DIR,
     DEFAULT_MEMORY_LIMIT,
     DEFAULT_RAW_DIR,
