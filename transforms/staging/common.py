@@ -99,24 +99,36 @@ def _raw_source(con: duckdb.DuckDBPyConnection, model: VendorModel) -> Iterator[
 def _stage_batch(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batches.Batch) -> int:
     """Stage the raw lines of ``batch`` in one INSERT (one transaction). The batch's lines are read from
     the raw table once, into a temporary table: the lenient-JSON check and the model each read them, and
-    a read of the raw table decompresses more than the batch."""
+    a read of the raw table decompresses more than the batch.
+
+    Most batches hold only JSON lines, so the model first runs as if all were (``json_ok``); when it
+    meets a line that is not, nothing was inserted, the lines are judged by ``json_valid`` in a
+    statement of their own, and the model runs again."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE raw_batch AS {read_sql(__file__, 'raw_batch.sql')}", batch.params())
     con.register("non_strict_json", _non_strict_json_lines(con))
     con.register("inexact_numbers", _inexact_number_lines(con))
     try:
-        return con.execute(
-            f"""INSERT INTO {model.table} BY NAME
-                WITH envelopes AS ({read_sql(__file__, 'envelope.sql')})
-                SELECT * EXCLUDE (problem),
-                       nullif(split_part(problem, ': ', 1), '') AS reason,
-                       CASE WHEN problem IS NOT NULL THEN substr(problem, strpos(problem, ': ') + 2) END AS detail
-                FROM ({model.sql}) staged
-                JOIN (SELECT DISTINCT source_file, load_id FROM raw_batch) USING (source_file)""",
-        ).fetchall()[0][0]
+        try:
+            return _insert_staged(con, model)
+        except duckdb.InvalidInputException:  # a line that is not JSON (else the same error again below)
+            con.execute("UPDATE raw_batch SET json_ok = json_valid(envelope) WHERE utf8_valid")
+            return _insert_staged(con, model)
     finally:
         con.unregister("non_strict_json")
         con.unregister("inexact_numbers")
         con.execute("DROP TABLE raw_batch")
+
+
+def _insert_staged(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
+    return con.execute(
+        f"""INSERT INTO {model.table} BY NAME
+            WITH envelopes AS ({read_sql(__file__, 'envelope.sql')})
+            SELECT * EXCLUDE (problem),
+                   nullif(split_part(problem, ': ', 1), '') AS reason,
+                   CASE WHEN problem IS NOT NULL THEN substr(problem, strpos(problem, ': ') + 2) END AS detail
+            FROM ({model.sql}) staged
+            JOIN (SELECT DISTINCT source_file, load_id FROM raw_batch) USING (source_file)""",
+    ).fetchall()[0][0]
 
 
 def _non_strict_json_lines(con) -> pl.DataFrame:
