@@ -331,6 +331,7 @@ def test_conservation_checks_name_the_records_that_went_missing(tmp_path):
     dumps(tmp_path / "raw")
     result = run(tmp_path)
     result.con.execute("DELETE FROM stg_tula WHERE line_number = 2")
+    result.con.execute("DELETE FROM raw_tula WHERE line_number = 1")
     result.con.execute("DELETE FROM int_priced_usage WHERE source = 'samplehc'")
     # As in a working database whose checks never ran: the incremental ones then read every load.
     result.con.execute("DELETE FROM int_check_results")
@@ -340,8 +341,14 @@ def test_conservation_checks_name_the_records_that_went_missing(tmp_path):
 
     staged = _check("raw_lines_are_staged", "intermediate/priced_usage")(warehouse=warehouse)
     assert not staged.passed
-    assert "raw line without staged rows" in _rows(staged) and "tula/2026-10.ndjson" in _rows(staged)
-    assert staged.metadata["dagster/row_count"].value == 1
+    # tula line 2 lost its staged rows, tula line 1 its raw line
+    assert staged.metadata["dagster/row_count"].value == 2
+    assert "raw line without staged rows" in _rows(staged) and "staged rows without a raw line" in _rows(staged)
+    with connect_state(tmp_path / "warehouse.duckdb") as con:
+        assert audit.violations(con, "raw_lines_are_staged", [0, 2**62]).rows() == [
+            ("staged rows without a raw line", "tula", "tula/2026-10.ndjson", 1),
+            ("raw line without staged rows", "tula", "tula/2026-10.ndjson", 2),
+        ]
 
     priced = _check("every_record_one_outcome", "intermediate/priced_usage")(warehouse=warehouse)
     assert not priced.passed
