@@ -17,8 +17,8 @@ from dagster_project.assets.lifecycle import REFUSED_TAG
 from dagster_project.jobs import PUBLISHED_ASSETS, TRIGGER_TAG
 from dagster_project.partitions import BILLING_MONTHS, add_billing_months, covering_range
 from dagster_project.progress import progress_logger
-from dagster_project.resources import DEFAULT_MEMORY_LIMIT, TallyWarehouse
-from transforms.lifecycle.control import DEFAULT_CONTROL_DIR
+from dagster_project.defaults import DEFAULT_CONTROL_DIR, DEFAULT_MEMORY_LIMIT
+from dagster_project.resources import TallyWarehouse
 from transforms.marts import stale_periods
 from transforms.raw.refused import Refused, read_refused
 from transforms.runs import record_run

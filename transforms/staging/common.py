@@ -108,11 +108,10 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batc
     con.register("non_strict_json", _non_strict_json_lines(con))
     con.register("inexact_numbers", _inexact_number_lines(con))
     try:
-        try:
-            return _insert_staged(con, model)
-        except duckdb.InvalidInputException:  # a line that is not JSON (else the same error again below)
-            con.execute("UPDATE raw_batch SET json_ok = json_valid(envelope) WHERE utf8_valid")
-            return _insert_staged(con, model)
+        return _insert_staged(con, model)
+    except duckdb.InvalidInputException:  # a line that is not JSON (else the same error again below)
+        con.execute("UPDATE raw_batch SET json_ok = json_valid(envelope) WHERE utf8_valid")
+        return _insert_staged(con, model)
     finally:
         con.unregister("non_strict_json")
         con.unregister("inexact_numbers")
