@@ -98,24 +98,61 @@ def _raw_source(con: duckdb.DuckDBPyConnection, model: VendorModel) -> Iterator[
 
 def _stage_batch(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batches.Batch) -> int:
     """Stage the raw lines of ``batch`` in one INSERT (one transaction). The batch's lines are read from
-    the raw table once, into a temporary table: the lenient-JSON check and the model each read them, and
-    a read of the raw table decompresses more than the batch.
+    the raw table once, into temporary tables (``_read_batch``): the lenient-JSON check and the model
+    each read them, and a read of the raw table decompresses more than the batch.
 
     Most batches hold only JSON lines, so the model first runs as if all were (``json_ok``); when it
     meets a line that is not, nothing was inserted, the lines are judged by ``json_valid`` in a
     statement of their own, and the model runs again."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_batch AS {read_sql(__file__, 'raw_batch.sql')}", batch.params())
-    con.register("non_strict_json", _non_strict_json_lines(con))
-    con.register("inexact_numbers", _inexact_number_lines(con))
+    parts = _batch_parts(con)
     try:
-        return _insert_staged(con, model)
-    except duckdb.InvalidInputException:  # a line that is not JSON (else the same error again below)
-        con.execute("UPDATE raw_batch SET json_ok = json_valid(envelope) WHERE utf8_valid")
-        return _insert_staged(con, model)
+        _read_batch(con, batch, parts)
+        with _rows_in_any_order(con):
+            con.register("non_strict_json", _non_strict_json_lines(con))
+            con.register("inexact_numbers", _inexact_number_lines(con))
+            try:
+                return _insert_staged(con, model)
+            except duckdb.InvalidInputException:  # a line that is not JSON (else the same error again below)
+                for part in parts:
+                    con.execute(f"UPDATE {part} SET json_ok = json_valid(envelope) WHERE utf8_valid")
+                return _insert_staged(con, model)
     finally:
         con.unregister("non_strict_json")
         con.unregister("inexact_numbers")
-        con.execute("DROP TABLE raw_batch")
+        con.execute("DROP VIEW IF EXISTS raw_batch")
+        for part in parts:
+            con.execute(f"DROP TABLE IF EXISTS {part}")
+
+
+@contextmanager
+def _rows_in_any_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """DuckDB runs the parts of a UNION ALL in parallel only when the order of the rows it produces may
+    change. Within a batch it does not matter: staged rows are never read in row order (resuming finds
+    the last staged line by its file and number)."""
+    kept = con.sql("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if kept else 'false'}")
+
+
+def _batch_parts(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """One temporary table of a batch's raw lines per DuckDB thread (``_read_batch``)."""
+    threads = con.sql("SELECT current_setting('threads')").fetchall()[0][0]
+    return [f"raw_batch_{k}" for k in range(max(1, threads))]
+
+
+def _read_batch(con: duckdb.DuckDBPyConnection, batch: batches.Batch, parts: list[str]) -> None:
+    """The view ``raw_batch`` over the batch's raw lines, dealt by line number into ``parts``. DuckDB
+    scans a table on one thread per row group (122,880 rows) and a batch is far fewer lines: the union
+    of the parts is what lets staging use every core (``_rows_in_any_order``)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {parts[0]} AS {read_sql(__file__, 'raw_batch.sql')}", batch.params())
+    for k, part in enumerate(parts[1:], start=1):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {part} AS FROM {parts[0]} WHERE line_number % ? = ?", [len(parts), k])
+    if len(parts) > 1:
+        con.execute(f"DELETE FROM {parts[0]} WHERE line_number % ? <> 0", [len(parts)])
+    con.execute(f"CREATE OR REPLACE TEMP VIEW raw_batch AS {' UNION ALL '.join(f'FROM {part}' for part in parts)}")
 
 
 def _insert_staged(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
