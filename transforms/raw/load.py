@@ -7,7 +7,7 @@ rewritten in place is refused (``transforms.raw.refused``), so its lines are nev
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from transforms.raw.dump_files import (
 )
 from transforms.raw.redact import redact_lines
 from transforms.raw.refused import CHANGED, Refused, save_refused
+from transforms.prefetch import prefetched
 from transforms.sql_files import read_sql
 from transforms.transactions import transaction
 
@@ -97,7 +98,7 @@ def load_dump_files(con: duckdb.DuckDBPyConnection, files: Iterable[DumpFile],
     (``report.refused``); a path whose bytes are again those once loaded is skipped like any loaded file.
     Files of one source are loaded together, up to ``batch_bytes`` of dump per transaction (a
     transaction per file spent more time committing than inserting), and read a chunk at a time
-    (``_load_batch``). A file's lines and its ``raw_files`` row commit together, so a file is either
+    (``_load_batches``). A file's lines and its ``raw_files`` row commit together, so a file is either
     loaded whole or not at all.
     ``on_file(done, total, file)`` is called after each file that needed loading (or was refused as
     unreadable), for progress.
@@ -121,14 +122,13 @@ def load_dump_files(con: duckdb.DuckDBPyConnection, files: Iterable[DumpFile],
             known.add(dump.sha256)
             pending.append(dump)
     done = 0
-    for batch in _batches(pending, batch_bytes):
-        for dump, lines in _load_batch(con, batch, load_id, report):
-            if lines is not None:
-                report.loaded.append(dump)
-                report.lines_by_source[dump.source] += lines
-            done += 1
-            if on_file is not None:
-                on_file(done, len(pending), dump)
+    for dump, lines in _load_batches(con, list(_batches(pending, batch_bytes)), load_id, report):
+        if lines is not None:
+            report.loaded.append(dump)
+            report.lines_by_source[dump.source] += lines
+        done += 1
+        if on_file is not None:
+            on_file(done, len(pending), dump)
     return report
 
 
@@ -172,54 +172,76 @@ class _Refused(Exception):
         self.dump, self.reason = dump, reason
 
 
-def _load_batch(con: duckdb.DuckDBPyConnection, batch: list[DumpFile], load_id: int,
-                report: LoadReport) -> list[tuple[DumpFile, int | None]]:
-    """Load the files of ``batch`` (one source) in one transaction, their lines read, redacted and
-    inserted about ``CHUNK_BYTES`` at a time (``read_lines``), so that memory follows the chunk, not the
-    file. A file that cannot be read whole is refused (``report.refused``) and the batch is loaded again
-    without it. Returns each file with its line count (None: refused)."""
+def _load_batches(con: duckdb.DuckDBPyConnection, batches: list[list[DumpFile]], load_id: int,
+                  report: LoadReport) -> Iterator[tuple[DumpFile, int | None]]:
+    """Load each batch (files of one source) in one transaction, its lines read, redacted and inserted
+    about ``CHUNK_BYTES`` at a time, so that memory follows the chunk, not the file. A thread reads
+    and redacts the next chunk while DuckDB inserts or commits the last (``prefetched``). A file that
+    cannot be read whole is refused (``report.refused``) and its batch is loaded again without it.
+    Yields each file with its line count (None: refused), a batch once it is committed."""
     refused: set[str] = set()
-    while True:
-        readable = [dump for dump in batch if dump.source_file not in refused]
-        if not readable:
-            return [(dump, None) for dump in batch]
-        try:
-            with transaction(con):
-                counts = _insert_files(con, readable, load_id)
-                con.executemany("INSERT INTO raw_files VALUES (?, ?, ?, ?, ?, ?, now())", [
-                    (d.sha256, d.source, d.source_file, d.size, n, load_id) for d, n in zip(readable, counts, strict=True)])
-        except _Refused as error:
-            refused.add(error.dump.source_file)
-            report.refused.append(Refused(error.dump.source_file, error.reason))
-            continue
-        lines = dict(zip((d.source_file for d in readable), counts, strict=True))
-        return [(dump, lines.get(dump.source_file)) for dump in batch]
+    first = 0
+    while first < len(batches):
+        readable = [[dump for dump in batch if dump.source_file not in refused] for batch in batches[first:]]
+        with prefetched(_redacted_chunks(readable)) as chunks:
+            for batch, files in zip(batches[first:], readable, strict=True):
+                try:
+                    counts = _insert_batch(con, files, chunks, load_id)
+                except _Refused as error:
+                    refused.add(error.dump.source_file)
+                    report.refused.append(Refused(error.dump.source_file, error.reason))
+                    break
+                first += 1
+                yield from ((dump, counts.get(dump.source_file)) for dump in batch)
 
 
-def _insert_files(con: duckdb.DuckDBPyConnection, files: list[DumpFile], load_id: int) -> list[int]:
-    """Insert the lines of ``files`` (one source), credentials redacted; returns each file's line count."""
-    counts: list[int] = []
-    chunk: list[pl.DataFrame] = []
-
-    def insert() -> None:
-        if chunk:
-            con.register("dump_lines", redact_lines(pl.concat(chunk)))
+def _insert_batch(con: duckdb.DuckDBPyConnection, files: list[DumpFile],
+                  chunks: Iterator[pl.DataFrame | _BatchRead | _Refused], load_id: int) -> dict[str, int]:
+    """Insert one batch's chunks and the ``raw_files`` rows of its ``files`` in one transaction;
+    returns each file's line count."""
+    with transaction(con):
+        for chunk in chunks:
+            if isinstance(chunk, _Refused):
+                raise chunk
+            if isinstance(chunk, _BatchRead):
+                if files:
+                    con.executemany("INSERT INTO raw_files VALUES (?, ?, ?, ?, ?, ?, now())", [
+                        (d.sha256, d.source, d.source_file, d.size, chunk.lines[d.source_file], load_id) for d in files])
+                return chunk.lines
+            con.register("dump_lines", chunk)
             try:
                 con.execute(f"INSERT INTO {raw_table(files[0].source)} {read_sql(__file__, 'insert_lines.sql')}",
                             [load_id])
             finally:
                 con.unregister("dump_lines")
-            chunk.clear()
+    raise RuntimeError("the dump chunks ended inside a batch")
 
-    for dump in files:
-        counts.append(0)
-        try:
-            for frame in read_lines(dump):
-                chunk.append(frame.with_columns(pl.lit(dump.sha256).alias("file_sha256")))
-                counts[-1] += frame.height
-                if sum(f.estimated_size() for f in chunk) >= CHUNK_BYTES:
-                    insert()
-        except Unreadable as error:
-            raise _Refused(dump, error.reason) from None
-    insert()
-    return counts
+
+@dataclass(frozen=True)
+class _BatchRead:
+    """The end of a batch's chunks: each file's line count."""
+
+    lines: dict[str, int]
+
+
+def _redacted_chunks(batches: list[list[DumpFile]]) -> Iterator[pl.DataFrame | _BatchRead | _Refused]:
+    """Per batch, its files' lines with the file's sha256, redacted, in frames of about ``CHUNK_BYTES``,
+    then a ``_BatchRead``. A file that cannot be read whole ends the chunks with a ``_Refused``."""
+    for files in batches:
+        frames: list[pl.DataFrame] = []
+        lines: dict[str, int] = {}
+        for dump in files:
+            lines[dump.source_file] = 0
+            try:
+                for frame in read_lines(dump):
+                    frames.append(frame.with_columns(pl.lit(dump.sha256).alias("file_sha256")))
+                    lines[dump.source_file] += frame.height
+                    if sum(f.estimated_size() for f in frames) >= CHUNK_BYTES:
+                        yield redact_lines(pl.concat(frames))
+                        frames = []
+            except Unreadable as error:
+                yield _Refused(dump, error.reason)
+                return
+        if frames:
+            yield redact_lines(pl.concat(frames))
+        yield _BatchRead(lines)
