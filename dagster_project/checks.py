@@ -17,6 +17,7 @@ from dagster_project.metadata import table_metadata
 from dagster_project.resources import TallyWarehouse
 from transforms import audit, changes
 from transforms.batches import line_batches
+from transforms.prefetch import prefetched
 from transforms.raw.dump_files import SOURCES
 
 
@@ -27,11 +28,12 @@ def _validate(con, schema_name: str, relation: str, params: list | None = None,
 
     schema = getattr(contracts, schema_name)
     checked = 0
-    for frame in batches(con, relation, contracts.columns(schema), params, rows=contracts.batch_rows(schema)):
-        checked += frame.height
-        failures = contracts.failures(schema, frame)
-        if failures is not None:
-            return dg.AssetCheckResult(passed=False, metadata=table_metadata(failures.head(50), failures.height))
+    with prefetched(batches(con, relation, contracts.columns(schema), params, rows=contracts.batch_rows(schema))) as frames:
+        for frame in frames:
+            checked += frame.height
+            failures = contracts.failures(schema, frame)
+            if failures is not None:
+                return dg.AssetCheckResult(passed=False, metadata=table_metadata(failures.head(50), failures.height))
     return dg.AssetCheckResult(passed=True, metadata={"rows_checked": checked})
 
 
