@@ -17,7 +17,8 @@ WITH record_problems AS (
     FROM meter_checks c
     LEFT JOIN record_problems r USING (source_file, line_number, record_index)
 )
-SELECT * EXCLUDE (property_path, value_type, value_text, line_problem, record_problem, quantity, outcome, reason, detail),
+SELECT * EXCLUDE (property_path, value_type, value_text, line_problem, record_problem, quantity, outcome, reason, detail,
+                  properties),  -- the event's properties: metering is the last step to read them
     CASE
         WHEN record_problem IS NULL THEN outcome
         WHEN starts_with(record_problem, 'unmetered') THEN 'unmetered'

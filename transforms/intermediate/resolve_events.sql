@@ -48,7 +48,11 @@ WITH shared_keys AS (
     FROM keyed k
     LEFT JOIN ref_statuses s ON s.source = k.source AND s.status = k.status
 )
-SELECT * EXCLUDE (early_outcome, redelivery_of, received_sub_us, first_of_key, version_winner, effect, decision, reason, detail),
+-- What only resolution reads (the receipt text, versions, void and replay flags, the record's id, which
+-- usage_events derives) is left behind: each layer writes every line again, and these columns were a
+-- third of the cost of writing it.
+SELECT * EXCLUDE (early_outcome, redelivery_of, received_sub_us, first_of_key, version_winner, effect, decision, reason, detail,
+                  received_at_text, version_at, version_sub_us, void_requested, replay, load_id, record_id),
     CASE decision
         WHEN 'invalid' THEN 'quarantined'
         WHEN 'rejected' THEN 'rejected_by_vendor'
