@@ -350,3 +350,32 @@ def test_order_is_received_at_then_path_then_line_never_load_order(tmp_path):
     assert outcomes_of(r, "samplehc/a/z.jsonl") == [D]
     # billed: 4 + 16 + 128 + 256 + 1024 + 2048 = 3476 claims at 0.50
     assert totals(r) == {("c_usd", "2026-10-01"): Decimal("1738.00")}
+
+
+def test_a_large_batch_judges_its_bad_lines_the_same_wherever_they_fall(tmp_path):
+    """A batch of thousands of lines is staged by every DuckDB thread at once, each over its share of
+    the lines; one line that is not JSON sends the whole batch through the slower path. Lines that are
+    not strict JSON, or hold a number DuckDB cannot read exactly, are judged alike on odd and even
+    line numbers, among 5,000 good ones."""
+    head = '{"receivedAt": "2026-10-03T12:00:00Z", "account": "org_usd", '
+    bad = {
+        101: "not json at all",
+        1002: head + '"body": {"eventSlug": "claim-check", "quantity": 1,}}',
+        2503: head + '"body": {"eventSlug": "claim-check", "quantity": NaN}}',
+        4004: head + '"body": ' + VALID_BODY,
+    }
+    inexact = {n: head + '"body": {"eventSlug": "claim-check", "quantity": 1, "metadata": {"x": 0.12345678901234567891}}}'
+               for n in (3001, 3502)}
+    lines = [claim(1, f"2026-10-03T{12 + n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z") for n in range(5000)]
+    for number, text in sorted({**bad, **inexact}.items()):
+        lines.insert(number - 1, text)
+    write_dump(tmp_path / "raw", "samplehc/large.jsonl", lines)
+
+    r = run(tmp_path)
+
+    outcomes = {line: v for (file, line, _), v in r.outcomes().items() if file == "samplehc/large.jsonl"}
+    assert len(outcomes) == 5006
+    assert {line for line, v in outcomes.items() if v == ("quarantined", "invalid_json")} == set(bad)
+    assert {line for line, v in outcomes.items() if v == ("quarantined", "invalid_value")} == set(inexact)
+    assert sum(v == ("billed", None) for v in outcomes.values()) == 5000
+    assert totals(r) == {("c_usd", "2026-10-01"): Decimal("2500.00")}  # 5,000 claims × 0.50

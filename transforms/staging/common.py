@@ -106,14 +106,14 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batc
     statement of their own, and the model runs again."""
     parts = _batch_parts(con)
     try:
-        _read_batch(con, batch, parts)
+        dealt = _read_batch(con, batch, parts)
         with _rows_in_any_order(con):
             con.register("non_strict_json", _non_strict_json_lines(con))
             con.register("inexact_numbers", _inexact_number_lines(con))
             try:
                 return _insert_staged(con, model)
             except duckdb.InvalidInputException:  # a line that is not JSON (else the same error again below)
-                for part in parts:
+                for part in dealt:
                     con.execute(f"UPDATE {part} SET json_ok = json_valid(envelope) WHERE utf8_valid")
                 return _insert_staged(con, model)
     finally:
@@ -137,22 +137,31 @@ def _rows_in_any_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute(f"SET preserve_insertion_order = {'true' if kept else 'false'}")
 
 
+VECTOR_LINES = 2048  # a part of fewer lines than a DuckDB vector is not worth a thread
+
+
 def _batch_parts(con: duckdb.DuckDBPyConnection) -> list[str]:
     """One temporary table of a batch's raw lines per DuckDB thread (``_read_batch``)."""
     threads = con.sql("SELECT current_setting('threads')").fetchall()[0][0]
     return [f"raw_batch_{k}" for k in range(max(1, threads))]
 
 
-def _read_batch(con: duckdb.DuckDBPyConnection, batch: batches.Batch, parts: list[str]) -> None:
-    """The view ``raw_batch`` over the batch's raw lines, dealt by line number into ``parts``. DuckDB
-    scans a table on one thread per row group (122,880 rows) and a batch is far fewer lines: the union
-    of the parts is what lets staging use every core (``_rows_in_any_order``)."""
+def _read_batch(con: duckdb.DuckDBPyConnection, batch: batches.Batch, parts: list[str]) -> list[str]:
+    """The view ``raw_batch`` over the batch's raw lines, dealt by line number into ``parts``; returns
+    the parts it used. DuckDB scans a table on one thread per row group (122,880 rows) and a batch is
+    far fewer lines: the union of the parts is what lets staging use every core
+    (``_rows_in_any_order``). A batch of a few long lines (paygentic's) stays whole: its events are
+    spread over the threads later in the model, and copying its megabytes of lines cost more than the
+    split saved."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE {parts[0]} AS {read_sql(__file__, 'raw_batch.sql')}", batch.params())
-    for k, part in enumerate(parts[1:], start=1):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {part} AS FROM {parts[0]} WHERE line_number % ? = ?", [len(parts), k])
-    if len(parts) > 1:
-        con.execute(f"DELETE FROM {parts[0]} WHERE line_number % ? <> 0", [len(parts)])
-    con.execute(f"CREATE OR REPLACE TEMP VIEW raw_batch AS {' UNION ALL '.join(f'FROM {part}' for part in parts)}")
+    lines = con.sql(f"SELECT count(*) FROM {parts[0]}").fetchall()[0][0]
+    dealt = parts if lines >= VECTOR_LINES * len(parts) else parts[:1]
+    for k, part in enumerate(dealt[1:], start=1):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {part} AS FROM {parts[0]} WHERE line_number % ? = ?", [len(dealt), k])
+    if len(dealt) > 1:
+        con.execute(f"DELETE FROM {parts[0]} WHERE line_number % ? <> 0", [len(dealt)])
+    con.execute(f"CREATE OR REPLACE TEMP VIEW raw_batch AS {' UNION ALL '.join(f'FROM {part}' for part in dealt)}")
+    return dealt
 
 
 def _insert_staged(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
