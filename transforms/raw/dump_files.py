@@ -192,7 +192,10 @@ class Unreadable(Exception):
         self.reason = reason
 
 
-CHUNK_BYTES = 16 << 20
+# The raw load reads the next chunk while it inserts the last (``load._load_batches``), so two are in
+# memory with their redacted copies: at 10M records, 16 MB chunks made the load the run's peak (1,176
+# MiB); 8 MB chunks loaded faster too (38.7 s against 41.6 s alone, 918-944 MiB against 1,020).
+CHUNK_BYTES = 8 << 20
 
 
 def read_lines(dump: DumpFile, chunk_bytes: int | None = None) -> Iterator[pl.DataFrame]:
