@@ -28,7 +28,9 @@ def _validate(con, schema_name: str, relation: str, params: list | None = None,
 
     schema = getattr(contracts, schema_name)
     checked = 0
-    with prefetched(batches(con, relation, contracts.columns(schema), params, rows=contracts.batch_rows(schema))) as frames:
+    # The next batch is read from DuckDB in a thread while Pandera checks this one.
+    read = batches(con, relation, contracts.columns(schema), params, rows=contracts.batch_rows(schema))
+    with prefetched(read) as frames:
         for frame in frames:
             checked += frame.height
             failures = contracts.failures(schema, frame)

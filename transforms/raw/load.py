@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from transforms.prefetch import prefetched
 from transforms.raw.dump_files import (
     CHUNK_BYTES,
     SOURCES,
@@ -25,7 +26,6 @@ from transforms.raw.dump_files import (
 )
 from transforms.raw.redact import redact_lines
 from transforms.raw.refused import CHANGED, Refused, save_refused
-from transforms.prefetch import prefetched
 from transforms.sql_files import read_sql
 from transforms.transactions import transaction
 

@@ -153,8 +153,8 @@ def _read_batch(con: duckdb.DuckDBPyConnection, batch: batches.Batch, parts: lis
     (``_rows_in_any_order``). A batch of a few long lines (paygentic's) stays whole: its events are
     spread over the threads later in the model, and copying its megabytes of lines cost more than the
     split saved."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {parts[0]} AS {read_sql(__file__, 'raw_batch.sql')}", batch.params())
-    lines = con.sql(f"SELECT count(*) FROM {parts[0]}").fetchall()[0][0]
+    lines = con.execute(f"CREATE OR REPLACE TEMP TABLE {parts[0]} AS {read_sql(__file__, 'raw_batch.sql')}",
+                        batch.params()).fetchall()[0][0]
     dealt = parts if lines >= VECTOR_LINES * len(parts) else parts[:1]
     for k, part in enumerate(dealt[1:], start=1):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {part} AS FROM {parts[0]} WHERE line_number % ? = ?", [len(dealt), k])
