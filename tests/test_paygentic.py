@@ -462,3 +462,28 @@ def test_long_decimal_price_strings_are_exact(tmp_path):
         ("INV-202610-c_usd", "requests", Decimal("0.005000000000000001"), Decimal(1), Decimal("0.01"), 1),
         ("INV-202610-c_usd", "tokens", Decimal("0.004999999999999999"), Decimal(1), Decimal("0.00"), 1),
     ]
+
+
+def test_thousands_of_short_batches_split_over_the_threads_keep_every_verdict(tmp_path):
+    """5,000 one-event batch lines stage as one batch dealt over DuckDB's threads (each part a vector
+    of lines or more). Beside them: a batch of 1000 events with one failed index, a 207, and events with
+    a bad property, on odd and even line numbers. Hand count: 4,996 good events of tokens 100 each, one
+    1000-event batch of requests 1 with event 7 rejected; 0.002 × 100 × 4,996 = 999.20, 1 × 999."""
+    lines = [batch(event(f"k{n}", prop("tokens", 100))) for n in range(5000)]
+    lines[1200] = batch(event("bad-even", prop("tokens", -1)))                    # line 1201
+    lines[2501] = batch(event("bad-odd", prop("tokens", "100")))                   # line 2502
+    lines[3999] = batch(*(event(f"r{i}", prop("requests", 1)) for i in range(1000)),
+                        response={"status": 207, "body": {"failed": [{"index": 7}]}})  # line 4000
+    lines[4600] = "not json"                                                        # line 4601
+    write_dump(tmp_path / "raw", F, lines)
+
+    r = run(tmp_path)
+
+    outcomes = r.outcomes()
+    assert len(outcomes) == 4996 + 1000 + 3
+    assert outcomes[(F, 1201, 0)] == ("quarantined", "invalid_value")
+    assert outcomes[(F, 2502, 0)] == ("quarantined", "schema_violation")
+    assert outcomes[(F, 4601, 0)] == ("quarantined", "invalid_json")
+    assert outcomes[(F, 4000, 7)] == ("rejected_by_vendor", None)
+    assert sum(v == ("billed", None) for v in outcomes.values()) == 4996 + 999
+    assert r.invoices() == {"INV-202610-c_usd": (Decimal("1998.20"), 2, 4996 + 999)}
