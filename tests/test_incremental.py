@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from dagster_project.runner import run_pipeline
 from harness import REFERENCE, dagster_instance, envelope, write_dump, write_reference
-from transforms import audit, intermediate, marts
+from transforms import audit, holds, intermediate, marts
 from transforms.raw.dump_files import discover_dump_files
 from transforms.raw.load import load_dump_files, load_raw_dir
 from transforms.reference import load_reference
@@ -124,6 +124,7 @@ def transform_chain(con: duckdb.DuckDBPyConnection, raw: Path, reference: Path) 
     intermediate.resolve_events(con)
     intermediate.meter_lines(con)
     intermediate.price_usage(con)
+    holds.hold_unfit_invoices(con)
     for view in marts.VIEW_MODELS:
         marts.define_view(con, view)
     if periods := marts.stale_periods(con):

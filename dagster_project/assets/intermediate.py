@@ -8,7 +8,7 @@ import dagster as dg
 from dagster_project.metadata import BILLING_PERIODS_KEY, table_metadata
 from dagster_project.partitions import add_billing_months
 from dagster_project.resources import TallyWarehouse
-from transforms import intermediate, marts
+from transforms import holds, intermediate, marts
 from transforms.raw.dump_files import SOURCES
 from transforms.reference import ReferenceDataError, load_reference
 from transforms.warehouse import write_reference
@@ -77,11 +77,19 @@ metered_lines = _layer_asset(
     "One row per usage line, with customer, meter, metered quantity and local billing period.",
     intermediate.meter_lines,
 )
+def _price_usage(con):
+    """Step 11, then the invoices that would not fit their columns held: both decide outcomes, so both
+    come before the priced usage's checks."""
+    change = intermediate.price_usage(con)
+    holds.hold_unfit_invoices(con)
+    return change
+
+
 priced_usage = _layer_asset(
     "priced_usage",
     [["intermediate", "metered_lines"]],
     "One row per usage line of every record, with unit price, price source and final outcome.",
-    intermediate.price_usage,
+    _price_usage,
     _billing_months,
 )
 

@@ -19,7 +19,7 @@ from transforms import audit
 from transforms.changes import rows_on_lines
 from transforms.intermediate import count_outcomes
 from transforms.marts import rating
-from transforms.marts.invoices import build_invoice_lines, build_invoices
+from transforms.marts.invoices import build_invoice_lines, build_invoices, unfit_invoices
 from transforms.sql_files import read_sql
 from transforms.transactions import transaction
 
@@ -131,13 +131,17 @@ def billing_month_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def invoices_for(con: duckdb.DuckDBPyConnection, periods: list[date]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Invoice lines and invoices of the given periods (first days of months): usage priced per unit or
-    rated by its price row's model, then the minimum commitments (``rating``)."""
-    aggregated = con.sql(read_sql(__file__, "invoice_lines.sql"), params=[periods]).pl()
+    rated by its price row's model, then the minimum commitments (``rating``).
+
+    Pricing holds every invoice that would not fit its columns (``transforms.holds``), so one that does
+    not here is an error, not a run that publishes less."""
+    aggregated = month_usage(con, periods)
     records = aggregated.group_by("customer_id", "period_start").agg(pl.col("record_count").sum().alias("event_count"))
-    tiers = con.sql("SELECT * FROM ref_price_tiers").pl()
-    packages = con.sql("SELECT * FROM ref_prices WHERE model = 'package'").pl()
-    rated = rating.rate(aggregated, tiers, packages)
-    usage = build_invoice_lines(rated)
+    rated, usage = usage_lines(con, aggregated)
+    unfit = unfit_invoices(aggregated, usage)
+    if unfit:
+        raise ValueError(f"{len(unfit)} invoices do not fit their columns and were not held: "
+                         + "; ".join(f"{invoice}: {problem}" for invoice, problem in list(unfit.items())[:5]))
     totals = usage.group_by("customer_id", "period_start").agg(pl.col("amount").sum().alias("total"))
     span = con.sql("SELECT min(period_start), max(period_start) FROM int_priced_usage WHERE outcome = 'billed'"
                    ).fetchall()[0]
@@ -145,6 +149,27 @@ def invoices_for(con: duckdb.DuckDBPyConnection, periods: list[date]) -> tuple[p
     minimums = rating.minimum_lines(totals, commitments, periods, span, rated.schema)
     lines = build_invoice_lines(pl.concat([rated, minimums])) if minimums.height else usage
     return lines, build_invoices(lines, records)
+
+
+def month_usage(con: duckdb.DuckDBPyConnection, periods: list[date], with_held: bool = False) -> pl.DataFrame:
+    """The billed usage of ``periods`` per invoice line before rating (``invoice_lines.sql``), with the
+    held usage too if ``with_held``. Summed as DuckDB sums, or where a sum overflows, again with the sum
+    that gives NULL instead (``month_sum_unbounded.sql``): twice as slow, and needed only then."""
+    con.execute(read_sql(__file__, "month_sum.sql"))
+    try:
+        return con.sql(read_sql(__file__, "invoice_lines.sql"), params=[with_held, periods]).pl()
+    except duckdb.OutOfRangeException:
+        con.execute(read_sql(__file__, "month_sum_unbounded.sql"))
+        return con.sql(read_sql(__file__, "invoice_lines.sql"), params=[with_held, periods]).pl()
+
+
+def usage_lines(con: duckdb.DuckDBPyConnection, aggregated: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``aggregated`` (``month_usage``) rated by the price book's models, before and after amounts (NULL
+    where an amount does not fit); lines whose quantity does not fit are left out."""
+    tiers = con.sql("SELECT * FROM ref_price_tiers").pl()
+    packages = con.sql("SELECT * FROM ref_prices WHERE model = 'package'").pl()
+    rated = rating.rate(aggregated.filter(pl.col("quantity").is_not_null()), tiers, packages)
+    return rated, build_invoice_lines(rated)
 
 
 def rebuild_invoices(con: duckdb.DuckDBPyConnection, periods: list[date]) -> tuple[pl.DataFrame, pl.DataFrame]:

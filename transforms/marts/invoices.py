@@ -19,12 +19,20 @@ MONEY = pl.Decimal(38, 4)
 QUANTITY = pl.Decimal(38, 18)
 
 
+def column_limit(dtype: pl.Decimal) -> Decimal:
+    """The least value a column of ``dtype`` cannot hold."""
+    return Decimal(10) ** (dtype.precision - dtype.scale)
+
+
+MONEY_LIMIT = column_limit(MONEY)
+
+
 def build_invoice_lines(aggregated: pl.DataFrame) -> pl.DataFrame:
     """One row per customer × period × metric × unit price, from the aggregated billed usage
-    (``invoice_lines.sql``): adds the amount."""
+    (``invoice_lines.sql``): adds the amount, NULL where ``MONEY`` cannot hold it (``holds``)."""
     minor_units = aggregated["currency"].replace_strict(CURRENCY_MINOR_UNITS, return_dtype=pl.Int64)
     amounts = [
-        line_amount(q, p, m) for q, p, m in zip(aggregated["quantity"], aggregated["unit_price"], minor_units)
+        _fitting(line_amount(q, p, m)) for q, p, m in zip(aggregated["quantity"], aggregated["unit_price"], minor_units)
     ]
     return (
         aggregated.with_columns(
@@ -41,6 +49,10 @@ def build_invoice_lines(aggregated: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _fitting(amount: Decimal) -> Decimal | None:
+    return amount if amount < MONEY_LIMIT else None
+
+
 def line_amount(quantity: Decimal, unit_price: Decimal, minor_units: int) -> Decimal:
     """An invoice line's amount: ``exact_product`` rounded half-to-even to ``minor_units`` digits (SPEC §4)."""
     with localcontext() as ctx:
@@ -54,6 +66,29 @@ def exact_product(quantity: Decimal, unit_price: Decimal) -> Decimal:
     with localcontext() as ctx:
         ctx.prec = 100
         return quantity * unit_price
+
+
+def unfit_invoices(aggregated: pl.DataFrame, usage: pl.DataFrame) -> dict[str, str]:
+    """Invoice id -> the first (in sorted order) of its figures that its column cannot hold: a month's
+    quantity (``aggregated``, from ``invoice_lines.sql``: NULL where the sum does not fit), a line's
+    amount (``usage``, from ``build_invoice_lines``: NULL where it does not fit), or the total."""
+    problems: dict[str, list[str]] = {}
+    for invoice, metric in aggregated.filter(pl.col("quantity").is_null()).select("invoice_id", "metric_id").rows():
+        problems.setdefault(invoice, []).append(f"the month's quantity of {metric} does not fit {_sql(QUANTITY)}")
+    totals: dict[str, Decimal] = {}
+    for invoice, metric, amount in usage.select("invoice_id", "metric_id", "amount").rows():
+        if amount is None:
+            problems.setdefault(invoice, []).append(f"the amount of {metric} does not fit {_sql(MONEY)}")
+        else:
+            totals[invoice] = totals.get(invoice, Decimal(0)) + amount
+    for invoice, total in totals.items():
+        if total >= MONEY_LIMIT:
+            problems.setdefault(invoice, []).append(f"the total does not fit {_sql(MONEY)}")
+    return {invoice: min(found) for invoice, found in sorted(problems.items())}
+
+
+def _sql(dtype: pl.Decimal) -> str:
+    return f"DECIMAL({dtype.precision}, {dtype.scale})"
 
 
 def build_invoices(invoice_lines: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:

@@ -6,7 +6,8 @@ SELECT
     customer_key, customer_id, event_type, metric_id, aggregation,
     occurred_at, received_at, local_date, period_start,
     quantity, distinct_value, unit_price, price_source, price_model, currency,
-    outcome, reason, detail, decided_by, invoice_id,
+    outcome, reason, detail, decided_by,
+    CASE WHEN outcome = 'billed' THEN invoice_id END AS invoice_id,  -- a held record's names the invoice in its detail
     dedup_key, version_key, status, member
 FROM int_priced_usage
 WHERE change_id > since
