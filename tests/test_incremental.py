@@ -655,8 +655,11 @@ def test_runs_on_one_open_connection_give_the_same_result(tmp_path):
 # Any split of the same files over three loads
 
 
+BIG = 99999999999999999999  # the largest whole number DECIMAL(38, 18) holds
+
 # Every kind of interaction, several times over: keys, replays, re-deliveries whose first copy sits in a
-# file that sorts before the original's, versions, voids, undeclared statuses, batches, month moves.
+# file that sorts before the original's, versions, voids, undeclared statuses, batches, month moves,
+# invoices held and released.
 POOL: dict[str, list] = {
     "samplehc/0.jsonl": [{**shc(8, "2026-10-01T12:00:00Z", "k-1"),
                           "response": {"status": 200, "body": {"billingEvent": {}, "idempotentReplay": True}}},
@@ -674,6 +677,13 @@ POOL: dict[str, list] = {
     "sequence/a.jsonl": [seq("alias-usd", "2026-10-03T12:00:00Z", "e-1"),
                          seq("alias-eur", "2026-10-03T12:01:00Z", "e-2")],
     "sequence/b.jsonl": [seq("VOID", "2026-10-04T12:00:00Z", "e-1"), seq("alias-jpy", "2026-10-02T12:00:00Z", "e-2")],
+    # c_bhd's month is held once both files are in (10^20 − 1 + 1 claims do not fit DECIMAL(38, 18)); c_jpy's is
+    # held by d (with sequence's api call) until e's later version of guid 4, of 0 visits, makes it fit.
+    "samplehc/3.jsonl": [shc(BIG, "2026-10-07T12:00:00Z", account="org_bhd")],
+    "samplehc/4.jsonl": [shc(1, "2026-10-07T13:00:00Z", account="org_bhd")],
+    "tula/d.jsonl": [tula(3, BIG, "2026-10-09T12:00:00Z", client="clinic-jpy"),
+                     tula(4, 1, "2026-10-09T12:01:00Z", client="clinic-jpy")],
+    "tula/e.jsonl": [tula(4, 0, "2026-10-10T12:00:00Z", "2026-10-06T00:00:00Z", client="clinic-jpy")],
     "paygentic/a.jsonl": [pay("2026-10-05T12:00:00Z", pev("p-1", "tokens", 100), pev("p-2", "requests", 3))],
     "paygentic/b.jsonl": [pay("2026-10-04T12:00:00Z", pev("p-1", "requests", 2), pev("p-3", "tokens", 50)),
                           respell(pay("2026-10-05T12:00:00Z", pev("p-1", "tokens", 100), pev("p-2", "requests", 3)))],

@@ -17,13 +17,15 @@ that makes the invoice fit bills its records again.
 
 from __future__ import annotations
 
+from decimal import localcontext
+
 import duckdb
 import polars as pl
 
 from transforms import marts
 from transforms.changes import Pending, applied_change, latest_reference_hash, mark_applied, next_change_id, record_change
 from transforms.intermediate import count_outcomes
-from transforms.marts.invoices import unfit_invoices
+from transforms.marts.invoices import MONEY_LIMIT, QUANTITY_LIMIT, unfit_invoices
 from transforms.sql_files import read_sql
 from transforms.transactions import transaction
 
@@ -38,11 +40,32 @@ def held_invoices(con: duckdb.DuckDBPyConnection, aggregated: pl.DataFrame) -> p
                         schema=HELD, orient="row")
 
 
+def may_not_fit(con: duckdb.DuckDBPyConnection, periods: list) -> bool:
+    """Whether an invoice of ``periods`` may have a figure that does not fit, or a held one may fit now:
+    False only when no figure can reach its limit, whatever the records' grouping (``fit_bounds.sql``).
+
+    With n usage lines of quantity at most q, priced at most p (an event's or the book's price, a tier's,
+    a package's), and flat fees at most f on t tiers: a line's quantity is at most n·q (a max or a
+    distinct count less; packages no more), an invoice's total at most (n·q + n)·p + n·(t·(f + 1) + 1)
+    (a package rounds its count up by less than one, and each line's amount up by less than one). A minimum
+    commitment only raises a total to its minimum, which fits. Computing the months' invoices to decide
+    takes about four times as long as this bound, and it almost always settles it.
+    """
+    lines, quantity, price, fee, tiers, held = con.sql(read_sql(__file__, "fit_bounds.sql"), params=[periods]).fetchall()[0]
+    with localcontext() as ctx:
+        ctx.prec = 100
+        quantities = lines * quantity
+        total = (quantities + lines) * price + lines * (tiers * (fee + 1) + 1)
+    return bool(held) or quantities >= QUANTITY_LIMIT or total >= MONEY_LIMIT
+
+
 def hold_unfit_invoices(con: duckdb.DuckDBPyConnection) -> int:
     """Hold the invoices of the stale months that do not fit, and bill again the records of those that
     fit now; returns how many usage lines changed outcome."""
     periods = [period for (period,) in con.sql("SELECT period_start FROM int_stale_periods ORDER BY 1").fetchall()]
     if not periods:
+        return 0
+    if not may_not_fit(con, periods):
         return 0
     aggregated = marts.month_usage(con, periods, with_held=True)
     held = held_invoices(con, aggregated)

@@ -24,7 +24,7 @@ def column_limit(dtype: pl.Decimal) -> Decimal:
     return Decimal(10) ** (dtype.precision - dtype.scale)
 
 
-MONEY_LIMIT = column_limit(MONEY)
+MONEY_LIMIT, QUANTITY_LIMIT = column_limit(MONEY), column_limit(QUANTITY)
 
 
 def build_invoice_lines(aggregated: pl.DataFrame) -> pl.DataFrame:
