@@ -23,8 +23,8 @@ REASONS = {  # quarantine reason (SPEC §2): why the record is held back, and wh
     "invalid_value": "The schema allows the value but it cannot be billed (a negative quantity, a price that is "
                      "not a plain decimal, a number with more digits than can be read exactly, a time that is "
                      "not an instant, a metered property that is missing "
-                     "or not a number, or a time whose local date is outside the billing months 0001-01 to "
-                     "9999-12).",
+                     "or not a number, a time whose local date is outside the billing months 0001-01 to "
+                     "9999-12, or a record of an invoice held because a figure does not fit its column).",
     "unknown_status": "An event whose status nobody has classified is neither billed nor dropped: declare the "
                       "status as bill or void in statuses.csv and run tally again.",
     "unknown_customer": "Add the key to customer_keys.csv and run tally again to bill it.",
