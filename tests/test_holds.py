@@ -179,3 +179,15 @@ def test_an_issued_month_that_later_records_hold_gets_a_draft_credit_note_of_wha
     assert r.con.sql("SELECT quantity, amount, event_count FROM document_lines "
                      "WHERE document_number = 'ADJ-202610-c_usd'").fetchall() == [
         (Decimal(-BIG), Decimal("-49999999999999999999.50"), -1)]
+
+
+def test_billed_usage_by_metric_shows_a_sum_over_customers_that_does_not_fit_as_null(tmp_path):
+    """Each customer's month fits; the analyst view's sum over customers of BIG + BIG claims does not."""
+    write_dump(tmp_path / "raw", "samplehc/a.jsonl", [claim(BIG, 1), claim(BIG, 2, account="org_ny")])
+    run(tmp_path).con.close()
+
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.sql("SELECT metric_id, customers, quantity, amount, typeof(quantity), typeof(amount) "
+                       "FROM billed_usage_by_metric").fetchall()
+    # 49999999999999999999.50 (c_usd, 0.50) + 39999999999999999999.60 (c_ny, 0.40)
+    assert rows == [("claims", 2, None, Decimal("89999999999999999999.10"), "DECIMAL(38,18)", "DECIMAL(38,4)")]

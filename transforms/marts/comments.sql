@@ -165,8 +165,8 @@ COMMENT ON COLUMN billed_usage_by_metric.currency IS 'ISO 4217 code of the invoi
 COMMENT ON COLUMN billed_usage_by_metric.customers IS 'Customers invoiced for the metric that month. Never NULL.';
 COMMENT ON COLUMN billed_usage_by_metric.invoice_lines IS 'Invoice lines summed (one per customer and unit price). Never NULL.';
 COMMENT ON COLUMN billed_usage_by_metric.events IS 'Sum of the lines'' event_count: billed records, a record counted once per line it is on. Never NULL.';
-COMMENT ON COLUMN billed_usage_by_metric.quantity IS 'Sum of the lines'' quantities, exact: the billed usage for sum and count metrics; for max and unique_count the sum of each customer''s monthly maximum or distinct count. Never NULL.';
-COMMENT ON COLUMN billed_usage_by_metric.amount IS 'Sum of the lines'' amounts, in the currency (each already rounded to its minor unit). Never NULL.';
+COMMENT ON COLUMN billed_usage_by_metric.quantity IS 'Sum of the lines'' quantities, exact: the billed usage for sum and count metrics; for max and unique_count the sum of each customer''s monthly maximum or distinct count. NULL only where the sum does not fit DECIMAL(38, 18).';
+COMMENT ON COLUMN billed_usage_by_metric.amount IS 'Sum of the lines'' amounts, in the currency (each already rounded to its minor unit). NULL only where the sum does not fit DECIMAL(38, 4).';
 
 -- quarantine_reasons -------------------------------------------------------------------------------
 COMMENT ON VIEW quarantine_reasons IS 'One row per source × quarantine reason that occurs: how many records, and the first one (in file, line and index order) as an example.';

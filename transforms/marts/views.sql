@@ -22,16 +22,26 @@ SELECT customer_id, currency, period_start, invoice_id, total,
 FROM monthly
 WINDOW series AS (PARTITION BY customer_id, currency ORDER BY period_start);
 
--- Metric × month × currency of the billed usage, from the invoice lines.
+-- Metric × month × currency of the billed usage, from the invoice lines. Every line fits its columns,
+-- but a sum over customers need not: whole units and fractions are summed apart (neither sum can
+-- overflow), and a sum that does not fit is NULL rather than an error for the whole query.
 CREATE VIEW billed_usage_by_metric AS
-SELECT metric_id, aggregation, period_start, currency,
-    count(DISTINCT customer_id) AS customers,
-    count(*) AS invoice_lines,
-    sum(event_count)::BIGINT AS events,
-    sum(quantity)::DECIMAL(38, 18) AS quantity,
-    sum(amount)::DECIMAL(38, 4) AS amount
-FROM invoice_lines
-GROUP BY metric_id, aggregation, period_start, currency;
+WITH sums AS (
+    SELECT metric_id, aggregation, period_start, currency,
+        count(DISTINCT customer_id) AS customers,
+        count(*) AS invoice_lines,
+        sum(event_count)::BIGINT AS events,
+        sum(floor(quantity)) AS quantity_units, sum(quantity - floor(quantity)) AS quantity_fractions,
+        sum(floor(amount)) AS amount_units, sum(amount - floor(amount)) AS amount_fractions
+    FROM invoice_lines
+    GROUP BY metric_id, aggregation, period_start, currency
+)
+SELECT metric_id, aggregation, period_start, currency, customers, invoice_lines, events,
+    CASE WHEN quantity_units + floor(quantity_fractions) < 100000000000000000000
+         THEN least(quantity_units, 99999999999999999999)::DECIMAL(38, 18) + quantity_fractions END AS quantity,
+    CASE WHEN amount_units + floor(amount_fractions) < 10000000000000000000000000000000000
+         THEN least(amount_units, 9999999999999999999999999999999999)::DECIMAL(38, 4) + amount_fractions END AS amount
+FROM sums;
 
 -- SPEC §5 `quarantine`: one row per quarantined record with its raw line, kept once per line.
 CREATE VIEW quarantine AS
