@@ -12,12 +12,11 @@ DEFAULT_MEMORY_LIMIT = "512MB"
 
 _UNITS = {"bytes": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
           "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
-# An eighth of the memory limit: DuckDB checkpoints its write-ahead log when the log passes this size
+# A quarter of the memory limit: DuckDB checkpoints its write-ahead log when the log passes this size
 # (default 16 MiB), and at that size a 10M-record first load checkpointed after almost every staging
-# batch: staging samplehc took 26.5 s, against 17.6 s at 64 MB, 18.4 s at 128 MB and 19.6 s at 256 MB.
-# A quarter (128 MB) raised the 10M run's peak by 100 MiB. Committed data stays in the log until it
-# is checkpointed, so a crash loses nothing.
-WAL_SHARE_OF_MEMORY = 8
+# batch: staging samplehc took 26.5 s, against 18.4 s at 128 MiB (peak 493 → 520 MiB) and 19.6 s at
+# 256 MiB (627 MiB). Committed data stays in the log until then, so a crash loses nothing.
+WAL_SHARE_OF_MEMORY = 4
 MIN_WAL_BYTES = 16 << 20
 
 
