@@ -32,7 +32,7 @@ from transforms.changes import (
     pending,
 )
 from transforms.marts import PUBLISHED_RECORD_TABLES, QUARANTINE_TABLES, RECORD_VIEWS, description
-from transforms.memory import DEFAULT_MEMORY_LIMIT, wal_checkpoint_bytes
+from transforms.memory import DEFAULT_MEMORY_LIMIT
 from transforms.raw.dump_files import Stamp, file_stamp
 from transforms.raw import load as raw_load
 from transforms.reference import Reference
@@ -67,8 +67,7 @@ def connect_state(db: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.
     flat however large the dumps grow.
     """
     db.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(state_path(db)), config={
-        "memory_limit": memory_limit, "wal_autocheckpoint": f"{wal_checkpoint_bytes(memory_limit)}B"})
+    con = duckdb.connect(str(state_path(db)), config={"memory_limit": memory_limit})
     con.execute("SET TimeZone = 'UTC'")
     if _schema_fingerprint(con) != SCHEMA_FINGERPRINT:
         _create_schema(con)

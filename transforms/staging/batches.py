@@ -10,12 +10,12 @@ the next run resumes after the last staged line: no line is staged twice or skip
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import duckdb
 
-from transforms.memory import size_bytes
 from transforms.sql_files import read_sql
 
 # A batch is this share of DuckDB's memory limit: staging needs about 20 times the bytes of the lines
@@ -25,6 +25,8 @@ from transforms.sql_files import read_sql
 # (1M records) took 9.0 s instead of 7.2 s, most of it per-batch cost.
 SHARE_OF_MEMORY = 32
 MIN_BATCH_BYTES = 1 << 20
+_UNITS = {"bytes": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+          "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,12 @@ class Cursor:
 
 def default_batch_bytes(con: duckdb.DuckDBPyConnection) -> int:
     """A share of the connection's memory limit: a smaller limit stages smaller batches, slower but whole."""
-    limit = size_bytes(con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0])
-    return 8 << 20 if limit is None else max(MIN_BATCH_BYTES, limit // SHARE_OF_MEMORY)
+    setting = con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]+)\s*", str(setting))
+    if not match or match[2].lower() not in _UNITS:
+        return 8 << 20
+    limit = float(match[1]) * _UNITS[match[2].lower()]
+    return max(MIN_BATCH_BYTES, int(limit) // SHARE_OF_MEMORY)
 
 
 def last_staged(con: duckdb.DuckDBPyConnection, staged_table: str) -> Cursor:
