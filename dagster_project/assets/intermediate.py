@@ -77,6 +77,8 @@ metered_lines = _layer_asset(
     "One row per usage line, with customer, meter, metered quantity and local billing period.",
     intermediate.meter_lines,
 )
+
+
 def _price_usage(con):
     """Step 11, then the invoices that would not fit their columns held: both decide outcomes, so both
     come before the priced usage's checks."""

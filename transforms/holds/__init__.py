@@ -42,7 +42,8 @@ def held_invoices(con: duckdb.DuckDBPyConnection, aggregated: pl.DataFrame) -> p
 
 def may_not_fit(con: duckdb.DuckDBPyConnection, periods: list) -> bool:
     """Whether an invoice of ``periods`` may have a figure that does not fit, or a held one may fit now:
-    False only when no figure can reach its limit, whatever the records' grouping (``fit_bounds.sql``).
+    False only when nothing is held and no figure can reach its limit, whatever the records' grouping
+    (``fit_bounds.sql``).
 
     With n usage lines of quantity at most q, priced at most p (an event's or the book's price, a tier's,
     a package's), and flat fees at most f on t tiers: a line's quantity is at most n·q (a max or a
@@ -63,15 +64,9 @@ def hold_unfit_invoices(con: duckdb.DuckDBPyConnection) -> int:
     """Hold the invoices of the stale months that do not fit, and bill again the records of those that
     fit now; returns how many usage lines changed outcome."""
     periods = [period for (period,) in con.sql("SELECT period_start FROM int_stale_periods ORDER BY 1").fetchall()]
-    if not periods:
+    if not periods or not may_not_fit(con, periods):
         return 0
-    if not may_not_fit(con, periods):
-        return 0
-    aggregated = marts.month_usage(con, periods, with_held=True)
-    held = held_invoices(con, aggregated)
-    if held.is_empty() and not aggregated["held_lines"].sum():
-        return 0
-    con.register("held_invoices", held)
+    con.register("held_invoices", held_invoices(con, marts.month_usage(con, periods, with_held=True)))
     try:
         con.execute(read_sql(__file__, "hold_changes.sql"), [periods])
         changed = con.sql("SELECT count(*) FROM hold_changes").fetchall()[0][0]

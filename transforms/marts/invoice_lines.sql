@@ -16,8 +16,7 @@ SELECT invoice_id, customer_id, period_start, metric_id, unit_price, currency, p
     any_value(aggregation) AS aggregation,
     CASE any_value(aggregation) WHEN 'max' THEN max(quantity) ELSE month_sum(quantity) END::DECIMAL(38, 18) AS quantity,
     count(*) FILTER (WHERE counts_as_event) AS event_count,
-    count(*) FILTER (WHERE property_index = 0) AS record_count,
-    count(*) FILTER (WHERE outcome = 'quarantined') AS held_lines
+    count(*) FILTER (WHERE property_index = 0) AS record_count
 FROM billed
 WHERE aggregation IS DISTINCT FROM 'unique_count'
 GROUP BY ALL
@@ -27,8 +26,7 @@ SELECT invoice_id, customer_id, period_start, metric_id, unit_price, currency, p
     any_value(aggregation) AS aggregation,
     count(DISTINCT distinct_value)::DECIMAL(38, 18) AS quantity,
     count(*) FILTER (WHERE counts_as_event) AS event_count,
-    count(*) FILTER (WHERE property_index = 0) AS record_count,
-    count(*) FILTER (WHERE outcome = 'quarantined') AS held_lines
+    count(*) FILTER (WHERE property_index = 0) AS record_count
 FROM billed
 WHERE aggregation = 'unique_count'
 GROUP BY ALL
