@@ -8,6 +8,7 @@ Expected numbers are worked out by hand from ``harness.REFERENCE``: paygentic ke
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -226,3 +227,50 @@ def test_a_batch_line_whose_every_quantity_cannot_be_read_exactly_is_quarantined
          "or beyond the range of a double)",)]
     # line 2: tokens 1000 x 10 x 0.002 = 20.00; requests 1000 x 1 = 1000.00
     assert published(tmp_path, INVOICE) == [("INV-202610-c_usd", Decimal("1020.00"), 2, 1000)]
+
+
+def test_windows_group_short_batches_of_one_load_up_to_their_bytes():
+    from transforms.staging.batches import Batch, span, windows
+
+    def b(load, file, first, last, size, lines):
+        return Batch(load, file, first, file, last, size, lines)
+
+    short = [b(1, "a", 1, 3, 40, 3), b(1, "a", 4, 4, 50, 1), b(1, "b", 1, 2, 30, 2), b(1, "b", 3, 3, 20, 1)]
+    long_lines = b(1, "c", 1, 5000, 90, 5000)
+    later = b(2, "a", 1, 1, 10, 1)
+    # 40 + 50 fit in 100, 30 more does not; the batch of 5000 lines is alone; load 2 starts a new window
+    assert [[(x.first_file, x.first_line) for x in w] for w in windows([*short, long_lines, later], 100, 2048)] == \
+        [[("a", 1), ("a", 4)], [("b", 1), ("b", 3)], [("c", 1)], [("a", 1)]]
+    whole = span(short[:2])
+    assert (whole.first_file, whole.first_line, whole.last_file, whole.last_line, whole.bytes, whole.lines) == \
+        ("a", 1, "a", 4, 90, 4)
+
+
+def test_staging_in_windows_of_small_batches_gives_the_rows_of_one_batch(tmp_path):
+    """Lines staged a batch or two each, read from the raw table a window of batches at a time, with a
+    line that is not JSON and one DuckDB reads leniently among them, stage as one batch of all does."""
+    from transforms.raw.load import load_raw_dir
+    from transforms.staging import MODELS, stage_new_lines
+    from transforms.warehouse import connect_state
+
+    raw = tmp_path / "raw"
+    lines = [batch(events(3, f"a{n}", padding=400)) for n in range(9)]
+    lines[2] = '{"receivedAt": "2026-10-05T12:00:00Z", "body": {"events": [}'
+    lines[6] = json.dumps(lines[6]).replace('"quantity": 1}', '"quantity": NaN}', 1)
+    assert "NaN" in lines[6]
+    write_dump(raw, F, lines)
+    write_dump(raw, "paygentic/b.jsonl", [batch(events(2, f"b{n}", padding=400)) for n in range(4)])
+    staged = []
+    for name, batch_bytes in (("windows", 2500), ("whole", 1 << 30)):
+        con = connect_state(tmp_path / f"{name}.duckdb")
+        try:
+            load_raw_dir(con, raw)
+            stage_new_lines(con, MODELS["paygentic"], batch_bytes=batch_bytes)
+            staged.append(con.sql("SELECT * FROM stg_paygentic ORDER BY source_file, line_number, record_index, "
+                                  "property_index").fetchall())
+        finally:
+            con.close()
+    assert staged[0] == staged[1]
+    reasons = {(row[0], row[1]): row[6] for row in staged[0]}
+    assert reasons[(F, 3)] == "invalid_json" and reasons[(F, 7)] == "invalid_json"
+    assert len({line for line in reasons}) == 13

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 
@@ -88,6 +88,8 @@ class Batch:
     first_line: int
     last_file: str
     last_line: int
+    bytes: int = field(default=0, compare=False)
+    lines: int = field(default=0, compare=False)
 
     def params(self) -> dict:
         """The parameters of ``raw_batch.sql``; within one file, plain line bounds let DuckDB skip the row
@@ -101,19 +103,43 @@ class Batch:
 def pack(blocks: Iterable[dict], batch_bytes: int) -> Iterator[Batch]:
     """Consecutive blocks of one load, packed into batches of up to ``batch_bytes`` (a larger block, a
     single line, is a batch of its own)."""
-    first = last = None
-    total = 0
+    packed: list[dict] = []
     for block in blocks:
-        if first is not None and (block["load_id"] != first["load_id"] or total + block["bytes"] > batch_bytes):
-            yield _batch(first, last)
-            first, total = None, 0
-        if first is None:
-            first = block
-        last = block
-        total += block["bytes"]
-    if first is not None:
-        yield _batch(first, last)
+        if packed and (block["load_id"] != packed[0]["load_id"]
+                       or sum(b["bytes"] for b in packed) + block["bytes"] > batch_bytes):
+            yield _batch(packed)
+            packed = []
+        packed.append(block)
+    if packed:
+        yield _batch(packed)
 
 
-def _batch(first: dict, last: dict) -> Batch:
-    return Batch(first["load_id"], first["source_file"], first["first_line"], last["source_file"], last["last_line"])
+def windows(batches: Iterable[Batch], window_bytes: int, short: int) -> Iterator[list[Batch]]:
+    """Consecutive batches of one load, each of fewer than ``short`` lines, grouped up to ``window_bytes``;
+    any other batch is a window of its own. Staging reads a window's raw lines from the raw table in one
+    statement: DuckDB decompresses a whole vector of 2,048 stored lines to read any of them, and a
+    vector of paygentic's batch lines (tens of MB) spans several batches, each of which would decompress
+    it again."""
+    window: list[Batch] = []
+    for batch in batches:
+        joins = (window and batch.lines < short and window[0].lines < short and batch.load_id == window[0].load_id
+                 and sum(b.bytes for b in window) + batch.bytes <= window_bytes)
+        if window and not joins:
+            yield window
+            window = []
+        window.append(batch)
+    if window:
+        yield window
+
+
+def span(window: list[Batch]) -> Batch:
+    """One batch over the lines of a window of consecutive batches of one load."""
+    first, last = window[0], window[-1]
+    return Batch(first.load_id, first.first_file, first.first_line, last.last_file, last.last_line,
+                 sum(b.bytes for b in window), sum(b.lines for b in window))
+
+
+def _batch(blocks: list[dict]) -> Batch:
+    first, last = blocks[0], blocks[-1]
+    return Batch(first["load_id"], first["source_file"], first["first_line"], last["source_file"], last["last_line"],
+                 sum(b["bytes"] for b in blocks), sum(b["last_line"] - b["first_line"] + 1 for b in blocks))

@@ -73,8 +73,9 @@ def stage_new_lines(con: duckdb.DuckDBPyConnection, model: VendorModel, batch_by
     share of DuckDB's memory limit), each its own INSERT and commit; returns the usage lines added."""
     batch_bytes = batch_bytes or batches.default_batch_bytes(con)
     with _raw_source(con, model):
-        blocks = batches.pending_blocks(con, model.table, batch_bytes)
-        return sum(_stage_batch(con, model, batch) for batch in batches.pack(blocks, batch_bytes))
+        pending = list(batches.pack(batches.pending_blocks(con, model.table, batch_bytes), batch_bytes))
+        return sum(_stage_window(con, model, window)
+                   for window in batches.windows(pending, WINDOW_BATCHES * batch_bytes, VECTOR_LINES))
 
 
 def staged_through(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
@@ -96,10 +97,30 @@ def _raw_source(con: duckdb.DuckDBPyConnection, model: VendorModel) -> Iterator[
         con.execute("DROP VIEW raw_source")
 
 
+# A window of batches of long lines is read from the raw table at once (``batches.windows``): at most this
+# many batches' bytes, held in memory beside the batch being staged.
+WINDOW_BATCHES = 4
+
+
+def _stage_window(con: duckdb.DuckDBPyConnection, model: VendorModel, window: list[batches.Batch]) -> int:
+    """Stage a window's batches one by one, from a copy of the window's raw lines when it holds several."""
+    if len(window) == 1:
+        return _stage_batch(con, model, window[0])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_window AS {read_sql(__file__, 'raw_batch.sql')}",
+                batches.span(window).params())
+    con.execute("CREATE OR REPLACE TEMP VIEW raw_source AS FROM raw_window")
+    try:
+        return sum(_stage_batch(con, model, batch) for batch in window)
+    finally:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW raw_source AS SELECT * FROM raw_{model.source}")
+        con.execute("DROP TABLE raw_window")
+
+
 def _stage_batch(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batches.Batch) -> int:
     """Stage the raw lines of ``batch`` in one INSERT (one transaction). The batch's lines are read from
-    the raw table once, into temporary tables (``_read_batch``): the lenient-JSON check and the model
-    each read them, and a read of the raw table decompresses more than the batch.
+    ``raw_source`` (the raw table, or its window's copy) once, into temporary tables (``_read_batch``):
+    the lenient-JSON check and the model each read them, and a read of the raw table decompresses more
+    than the batch.
 
     Most batches hold only JSON lines, so the model first runs as if all were (``json_ok``); when it
     meets a line that is not, nothing was inserted, the lines are judged by ``json_valid`` in a
@@ -153,8 +174,8 @@ def _read_batch(con: duckdb.DuckDBPyConnection, batch: batches.Batch, parts: lis
     (``_rows_in_any_order``). A batch of a few long lines (paygentic's) stays whole: its events are
     spread over the threads later in the model, and copying its megabytes of lines cost more than the
     split saved."""
-    lines = con.execute(f"CREATE OR REPLACE TEMP TABLE {parts[0]} AS {read_sql(__file__, 'raw_batch.sql')}",
-                        batch.params()).fetchall()[0][0]
+    lines = con.execute(f"CREATE OR REPLACE TEMP TABLE {parts[0]} AS SELECT *, true AS json_ok "
+                        f"FROM ({read_sql(__file__, 'raw_batch.sql')})", batch.params()).fetchall()[0][0]
     dealt = parts if lines >= VECTOR_LINES * len(parts) else parts[:1]
     for k, part in enumerate(dealt[1:], start=1):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {part} AS FROM {parts[0]} WHERE line_number % ? = ?", [len(dealt), k])

@@ -6,7 +6,7 @@
 -- their JSON types. A JSON function given a list of paths parses the line once for all of them.
 WITH typed AS (
     SELECT r.source_file, r.line_number, r.envelope AS line, r.utf8_valid, coalesce(i.paths, []) AS inexact_paths,
-        -- NULL for a line that is not JSON (`json_ok`, see raw_batch.sql). Not TRY(json_type(…)): on a
+        -- NULL for a line that is not JSON (`json_ok`, see common._stage_batch). Not TRY(json_type(…)): on a
         -- vector holding one such line TRY evaluates the vector's 2,048 lines one by one, and at realistic
         -- rates of bad lines most vectors hold one (0.32 s against 0.19 s for 16 MB of samplehc's lines).
         -- Nor a json_valid guard here: every JSON function keeps its own parse arena, and a 20 MB line
