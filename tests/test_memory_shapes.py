@@ -127,9 +127,12 @@ def test_staging_stopped_part_way_resumes_after_the_last_staged_line(tmp_path, m
                 raise RuntimeError("stopped")
             return real(con, model, segments)
 
+        settings = "SELECT current_setting('checkpoint_threshold'), current_setting('preserve_insertion_order')"
+        before_settings = con.sql(settings).fetchall()
         monkeypatch.setattr(common, "_stage_batch", fail_on_third)
         with pytest.raises(RuntimeError, match="stopped"):
             stage_new_lines(con, model, batch_bytes=2500)  # a line is about 1.6 kB: a batch or two per line
+        assert con.sql(settings).fetchall() == before_settings == [("16.0 MiB", True)]
         staged = con.sql("SELECT DISTINCT source_file, line_number FROM stg_paygentic ORDER BY ALL").fetchall()
         assert 0 < len(staged) < 8
         assert staged_through(con, model) == 0  # load 1 is staged in part
@@ -227,6 +230,16 @@ def test_a_batch_line_whose_every_quantity_cannot_be_read_exactly_is_quarantined
          "or beyond the range of a double)",)]
     # line 2: tokens 1000 x 10 x 0.002 = 20.00; requests 1000 x 1 = 1000.00
     assert published(tmp_path, INVOICE) == [("INV-202610-c_usd", Decimal("1020.00"), 2, 1000)]
+
+
+def test_staging_checkpoints_at_an_eighth_of_the_memory_limit():
+    from transforms.staging.batches import checkpoint_bytes, default_batch_bytes
+
+    con = duckdb.connect(config={"memory_limit": "512MB"})
+    # DuckDB reports 512MB as "488.2 MiB": 488.2 x 2^20 = 511,914,803 bytes, an eighth and a 32nd of it
+    assert (checkpoint_bytes(con), default_batch_bytes(con)) == (63_989_350, 15_997_337)
+    con.execute("SET memory_limit = '64MB'")
+    assert checkpoint_bytes(con) == 16 << 20  # never below DuckDB's own 16 MiB
 
 
 def test_windows_group_short_batches_of_one_load_up_to_their_bytes():

@@ -72,7 +72,7 @@ def stage_new_lines(con: duckdb.DuckDBPyConnection, model: VendorModel, batch_by
     """Stage the raw lines not staged yet, in batches of about ``batch_bytes`` of raw lines (default: a
     share of DuckDB's memory limit), each its own INSERT and commit; returns the usage lines added."""
     batch_bytes = batch_bytes or batches.default_batch_bytes(con)
-    with _raw_source(con, model):
+    with _raw_source(con, model), _settings(con, checkpoint_threshold=f"{batches.checkpoint_bytes(con)} bytes"):
         pending = list(batches.pack(batches.pending_blocks(con, model.table, batch_bytes), batch_bytes))
         return sum(_stage_window(con, model, window)
                    for window in batches.windows(pending, WINDOW_BATCHES * batch_bytes, VECTOR_LINES))
@@ -128,7 +128,10 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batc
     parts = _batch_parts(con)
     try:
         dealt = _read_batch(con, batch, parts)
-        with _rows_in_any_order(con):
+        # DuckDB runs the parts of a UNION ALL in parallel only when the order of the rows it produces may
+        # change. Within a batch it does not matter: staged rows are never read in row order (resuming
+        # finds the last staged line by its file and number).
+        with _settings(con, preserve_insertion_order=False):
             con.register("non_strict_json", _non_strict_json_lines(con))
             con.register("inexact_numbers", _inexact_number_lines(con))
             try:
@@ -146,16 +149,16 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batc
 
 
 @contextmanager
-def _rows_in_any_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """DuckDB runs the parts of a UNION ALL in parallel only when the order of the rows it produces may
-    change. Within a batch it does not matter: staged rows are never read in row order (resuming finds
-    the last staged line by its file and number)."""
-    kept = con.sql("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-    con.execute("SET preserve_insertion_order = false")
+def _settings(con: duckdb.DuckDBPyConnection, **values) -> Iterator[None]:
+    """DuckDB settings for the length of a block, then back to what they were."""
+    kept = {name: con.sql("SELECT current_setting(?)", params=[name]).fetchall()[0][0] for name in values}
     try:
+        for name, value in values.items():
+            con.execute(f"SET {name} = ?", [value])
         yield
     finally:
-        con.execute(f"SET preserve_insertion_order = {'true' if kept else 'false'}")
+        for name, value in kept.items():
+            con.execute(f"SET {name} = ?", [value])
 
 
 VECTOR_LINES = 2048  # a part of fewer lines than a DuckDB vector is not worth a thread
@@ -171,7 +174,7 @@ def _read_batch(con: duckdb.DuckDBPyConnection, batch: batches.Batch, parts: lis
     """The view ``raw_batch`` over the batch's raw lines, dealt by line number into ``parts``; returns
     the parts it used. DuckDB scans a table on one thread per row group (122,880 rows) and a batch is
     far fewer lines: the union of the parts is what lets staging use every core
-    (``_rows_in_any_order``). A batch of a few long lines (paygentic's) stays whole: its events are
+    (``preserve_insertion_order`` off). A batch of a few long lines (paygentic's) stays whole: its events are
     spread over the threads later in the model, and copying its megabytes of lines cost more than the
     split saved."""
     lines = con.execute(f"CREATE OR REPLACE TEMP TABLE {parts[0]} AS SELECT *, true AS json_ok "
