@@ -249,11 +249,15 @@ def test_windows_group_short_batches_of_one_load_up_to_their_bytes():
         return Batch(load, file, first, file, last, size, lines)
 
     short = [b(1, "a", 1, 3, 40, 3), b(1, "a", 4, 4, 50, 1), b(1, "b", 1, 2, 30, 2), b(1, "b", 3, 3, 20, 1)]
-    long_lines = b(1, "c", 1, 5000, 90, 5000)
-    later = b(2, "a", 1, 1, 10, 1)
-    # 40 + 50 fit in 100, 30 more does not; the batch of 5000 lines is alone; load 2 starts a new window
-    assert [[(x.first_file, x.first_line) for x in w] for w in windows([*short, long_lines, later], 100, 2048)] == \
-        [[("a", 1), ("a", 4)], [("b", 1), ("b", 3)], [("c", 1)], [("a", 1)]]
+    long_lines = b(1, "c", 1, 5000, 40, 5000)
+    one_large_line = b(1, "d", 1, 1, 70, 1)
+    later = [b(1, "e", 1, 1, 10, 1), b(2, "a", 1, 1, 10, 1)]
+    # batches of up to 50 bytes, two to a window: 40 + 50 fit in 100, 30 more does not; the batch of 5000
+    # lines and the 70-byte line (larger than a batch) are alone; load 2 starts a new window
+    got = windows([*short, long_lines, one_large_line, *later], 50, 2, 2048)
+    assert [[(x.load_id, x.first_file, x.first_line) for x in w] for w in got] == [
+        [(1, "a", 1), (1, "a", 4)], [(1, "b", 1), (1, "b", 3)], [(1, "c", 1)], [(1, "d", 1)], [(1, "e", 1)],
+        [(2, "a", 1)]]
     whole = span(short[:2])
     assert (whole.first_file, whole.first_line, whole.last_file, whole.last_line, whole.bytes, whole.lines) == \
         ("a", 1, "a", 4, 90, 4)

@@ -131,16 +131,19 @@ def pack(blocks: Iterable[dict], batch_bytes: int) -> Iterator[Batch]:
         yield _batch(packed)
 
 
-def windows(batches: Iterable[Batch], window_bytes: int, short: int) -> Iterator[list[Batch]]:
-    """Consecutive batches of one load, each of fewer than ``short`` lines, grouped up to ``window_bytes``;
-    any other batch is a window of its own. Staging reads a window's raw lines from the raw table in one
-    statement: DuckDB decompresses a whole vector of 2,048 stored lines to read any of them, and a
-    vector of paygentic's batch lines (tens of MB) spans several batches, each of which would decompress
-    it again."""
+def windows(batches: Iterable[Batch], batch_bytes: int, per_window: int, short: int) -> Iterator[list[Batch]]:
+    """Consecutive batches of one load, each of fewer than ``short`` lines and at most ``batch_bytes``,
+    grouped up to ``per_window`` batches' bytes; any other batch (many short lines, or one line larger
+    than a batch, which needs all the memory a batch may have) is a window of its own. Staging reads a
+    window's raw lines from the raw table in one statement: DuckDB decompresses a whole vector of 2,048
+    stored lines to read any of them, and a vector of paygentic's batch lines (tens of MB) spans
+    several batches, each of which would decompress it again."""
     window: list[Batch] = []
     for batch in batches:
-        joins = (window and batch.lines < short and window[0].lines < short and batch.load_id == window[0].load_id
-                 and sum(b.bytes for b in window) + batch.bytes <= window_bytes)
+        groups = batch.lines < short and batch.bytes <= batch_bytes
+        joins = (groups and window and window[0].lines < short and window[0].bytes <= batch_bytes
+                 and batch.load_id == window[0].load_id
+                 and sum(b.bytes for b in window) + batch.bytes <= per_window * batch_bytes)
         if window and not joins:
             yield window
             window = []

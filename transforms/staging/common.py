@@ -75,7 +75,7 @@ def stage_new_lines(con: duckdb.DuckDBPyConnection, model: VendorModel, batch_by
     with _raw_source(con, model), _settings(con, checkpoint_threshold=f"{batches.checkpoint_bytes(con)} bytes"):
         pending = list(batches.pack(batches.pending_blocks(con, model.table, batch_bytes), batch_bytes))
         return sum(_stage_window(con, model, window)
-                   for window in batches.windows(pending, WINDOW_BATCHES * batch_bytes, VECTOR_LINES))
+                   for window in batches.windows(pending, batch_bytes, WINDOW_BATCHES, VECTOR_LINES))
 
 
 def staged_through(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
