@@ -121,19 +121,20 @@ def pack(blocks: Iterable[dict], batch_bytes: int) -> Iterator[Batch]:
     """Consecutive blocks of one load, packed into batches of up to ``batch_bytes`` (a larger block, a
     single line, is a batch of its own)."""
     packed: list[dict] = []
+    total = 0
     for block in blocks:
-        if packed and (block["load_id"] != packed[0]["load_id"]
-                       or sum(b["bytes"] for b in packed) + block["bytes"] > batch_bytes):
+        if packed and (block["load_id"] != packed[0]["load_id"] or total + block["bytes"] > batch_bytes):
             yield _batch(packed)
-            packed = []
+            packed, total = [], 0
         packed.append(block)
+        total += block["bytes"]
     if packed:
         yield _batch(packed)
 
 
 def windows(batches: Iterable[Batch], batch_bytes: int, per_window: int, short: int) -> Iterator[list[Batch]]:
     """Consecutive batches of one load, each of fewer than ``short`` lines and at most ``batch_bytes``,
-    grouped up to ``per_window`` batches' bytes; any other batch (many short lines, or one line larger
+    grouped up to ``per_window`` batches' bytes; any other batch (of many lines, or of one line larger
     than a batch, which needs all the memory a batch may have) is a window of its own. Staging reads a
     window's raw lines from the raw table in one statement: DuckDB decompresses a whole vector of 2,048
     stored lines to read any of them, and a vector of paygentic's batch lines (tens of MB) spans

@@ -173,10 +173,10 @@ def _batch_parts(con: duckdb.DuckDBPyConnection) -> list[str]:
 def _read_batch(con: duckdb.DuckDBPyConnection, batch: batches.Batch, parts: list[str]) -> list[str]:
     """The view ``raw_batch`` over the batch's raw lines, dealt by line number into ``parts``; returns
     the parts it used. DuckDB scans a table on one thread per row group (122,880 rows) and a batch is
-    far fewer lines: the union of the parts is what lets staging use every core
-    (``preserve_insertion_order`` off). A batch of a few long lines (paygentic's) stays whole: its events are
-    spread over the threads later in the model, and copying its megabytes of lines cost more than the
-    split saved."""
+    far fewer lines: the union of the parts is what lets staging use every core (with
+    ``preserve_insertion_order`` off). A batch of a few long lines (paygentic's) stays whole: its events
+    are spread over the threads later in the model, and copying its megabytes of lines cost more than
+    the split saved."""
     lines = con.execute(f"CREATE OR REPLACE TEMP TABLE {parts[0]} AS SELECT *, true AS json_ok "
                         f"FROM ({read_sql(__file__, 'raw_batch.sql')})", batch.params()).fetchall()[0][0]
     dealt = parts if lines >= VECTOR_LINES * len(parts) else parts[:1]
