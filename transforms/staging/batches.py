@@ -139,16 +139,18 @@ def windows(batches: Iterable[Batch], batch_bytes: int, per_window: int, short: 
     window's raw lines from the raw table in one statement: DuckDB decompresses a whole vector of 2,048
     stored lines to read any of them, and a vector of paygentic's batch lines (tens of MB) spans
     several batches, each of which would decompress it again."""
+    def groups(batch: Batch) -> bool:
+        return batch.lines < short and batch.bytes <= batch_bytes
+
     window: list[Batch] = []
+    total = 0
     for batch in batches:
-        groups = batch.lines < short and batch.bytes <= batch_bytes
-        joins = (groups and window and window[0].lines < short and window[0].bytes <= batch_bytes
-                 and batch.load_id == window[0].load_id
-                 and sum(b.bytes for b in window) + batch.bytes <= per_window * batch_bytes)
-        if window and not joins:
+        if window and not (groups(window[0]) and groups(batch) and batch.load_id == window[0].load_id
+                           and total + batch.bytes <= per_window * batch_bytes):
             yield window
-            window = []
+            window, total = [], 0
         window.append(batch)
+        total += batch.bytes
     if window:
         yield window
 

@@ -73,6 +73,7 @@ def stage_new_lines(con: duckdb.DuckDBPyConnection, model: VendorModel, batch_by
     share of DuckDB's memory limit), each its own INSERT and commit; returns the usage lines added."""
     batch_bytes = batch_bytes or batches.default_batch_bytes(con)
     with _raw_source(con, model), _settings(con, checkpoint_threshold=f"{batches.checkpoint_bytes(con)} bytes"):
+        # Cut whole before staging starts: cutting reads `raw_source`, which a window points elsewhere.
         pending = list(batches.pack(batches.pending_blocks(con, model.table, batch_bytes), batch_bytes))
         return sum(_stage_window(con, model, window)
                    for window in batches.windows(pending, batch_bytes, WINDOW_BATCHES, VECTOR_LINES))
@@ -90,11 +91,15 @@ def staged_through(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
 @contextmanager
 def _raw_source(con: duckdb.DuckDBPyConnection, model: VendorModel) -> Iterator[None]:
     """The view ``raw_source`` over the model's raw table, which the staging SQL files read."""
-    con.execute(f"CREATE OR REPLACE TEMP VIEW raw_source AS SELECT * FROM raw_{model.source}")
+    _point_raw_source(con, f"raw_{model.source}")
     try:
         yield
     finally:
         con.execute("DROP VIEW raw_source")
+
+
+def _point_raw_source(con: duckdb.DuckDBPyConnection, relation: str) -> None:
+    con.execute(f"CREATE OR REPLACE TEMP VIEW raw_source AS SELECT * FROM {relation}")
 
 
 # A window of batches of long lines is read from the raw table at once (``batches.windows``): at most this
@@ -108,11 +113,11 @@ def _stage_window(con: duckdb.DuckDBPyConnection, model: VendorModel, window: li
         return _stage_batch(con, model, window[0])
     con.execute(f"CREATE OR REPLACE TEMP TABLE raw_window AS {read_sql(__file__, 'raw_batch.sql')}",
                 batches.span(window).params())
-    con.execute("CREATE OR REPLACE TEMP VIEW raw_source AS FROM raw_window")
+    _point_raw_source(con, "raw_window")
     try:
         return sum(_stage_batch(con, model, batch) for batch in window)
     finally:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW raw_source AS SELECT * FROM raw_{model.source}")
+        _point_raw_source(con, f"raw_{model.source}")
         con.execute("DROP TABLE raw_window")
 
 
