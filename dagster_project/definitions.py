@@ -6,7 +6,7 @@ from dagster_project.assets.intermediate import intermediate_assets
 from dagster_project.assets.lifecycle import lifecycle_assets
 from dagster_project.assets.marts import mart_assets
 from dagster_project.assets.raw import raw_tables
-from dagster_project.assets.staging import staging_assets
+from dagster_project.assets.staging import staging_tables
 from dagster_project.checks import checks
 from dagster_project.fanout import invoice_fanout
 from dagster_project.jobs import (
@@ -24,7 +24,7 @@ from dagster_project.resources import TallyWarehouse
 
 def build_definitions(warehouse: TallyWarehouse | None = None, loggers: dict | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=[raw_tables, *staging_assets, *intermediate_assets, *mart_assets, *lifecycle_assets],
+        assets=[raw_tables, staging_tables, *intermediate_assets, *mart_assets, *lifecycle_assets],
         asset_checks=checks,
         jobs=[load_job, invoice_job, close_job, invoice_fanout],
         schedules=[daily_load_schedule, monthly_invoice_schedule, monthly_close_schedule],

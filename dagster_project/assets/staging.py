@@ -1,34 +1,37 @@
-"""Staging: one asset per vendor, each the same thin wrapper over its model in transforms.staging."""
+"""Staging: one asset per vendor, staged together in one step (two sources at a time, see
+transforms.staging.streams), each the same thin wrapper over its model in transforms.staging."""
 
 
 import dagster as dg
 
 from dagster_project.metadata import STAGED_AFTER_KEY, table_metadata
 from dagster_project.resources import TallyWarehouse
-from transforms.staging import MODELS, VendorModel, stage_new_lines, staged_through
+from transforms.staging import MODELS, stage_sources, staged_through
 
 
-def staging_asset(model: VendorModel) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=["staging", model.source],
-        deps=[["raw", model.source]],
-        group_name="staging",
-        description=(
-            f"One row per usage line of every {model.source} record, parsed and typed, "
-            "with the SPEC step 1–4 reason when it cannot be billed."
-        ),
-    )
-    def _staging(context: dg.AssetExecutionContext, warehouse: TallyWarehouse) -> dg.MaterializeResult:
-        with warehouse.connect() as con:
-            staged_after = staged_through(con, model)
-            added = stage_new_lines(con, model)
-            context.log.info(f"staged {added} new {model.source} usage lines")
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["staging", model.source],
+            deps=[["raw", model.source]],
+            group_name="staging",
+            description=(
+                f"One row per usage line of every {model.source} record, parsed and typed, "
+                "with the SPEC step 1–4 reason when it cannot be billed."
+            ),
+        )
+        for model in MODELS.values()
+    ],
+)
+def staging_tables(context: dg.AssetExecutionContext, warehouse: TallyWarehouse):
+    """Stages every source's raw lines not staged yet; a rerun over nothing new changes nothing."""
+    with warehouse.connect() as con:
+        staged_after = {source: staged_through(con, model) for source, model in MODELS.items()}
+        added = stage_sources(con, list(MODELS.values()))
+        for source, model in MODELS.items():
+            context.log.info(f"staged {added[source]} new {source} usage lines")
             rows = con.sql(f"SELECT count(*) FROM {model.table}").fetchall()[0][0]
             preview = con.sql(f"SELECT * FROM {model.table} ORDER BY source_file, line_number LIMIT 10").pl()
-        written = {STAGED_AFTER_KEY: staged_after} if added else {}
-        return dg.MaterializeResult(metadata=table_metadata(preview, rows, new_lines=added, **written))
-
-    return _staging
-
-
-staging_assets = [staging_asset(model) for model in MODELS.values()]
+            written = {STAGED_AFTER_KEY: staged_after[source]} if added[source] else {}
+            yield dg.MaterializeResult(asset_key=["staging", source],
+                                       metadata=table_metadata(preview, rows, new_lines=added[source], **written))

@@ -1,10 +1,11 @@
 """Staging models, one per vendor, in the canonical shape of ``common.STAGED_TABLE_COLUMNS``."""
 
 from transforms.staging import paygentic, samplehc, sequence, tula
-from transforms.staging.common import VendorModel, stage_new_lines, staged_through
+from transforms.staging.common import VendorModel, staged_through
+from transforms.staging.streams import stage_new_lines, stage_sources
 
 MODELS: dict[str, VendorModel] = {
     m.MODEL.source: m.MODEL for m in (samplehc, tula, sequence, paygentic)
 }
 
-__all__ = ["MODELS", "VendorModel", "stage_new_lines", "staged_through"]
+__all__ = ["MODELS", "VendorModel", "stage_new_lines", "stage_sources", "staged_through"]

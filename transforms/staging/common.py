@@ -5,7 +5,7 @@ being staged) that returns, per usage line, the columns of ``STAGED_TABLE_COLUMN
 take their defaults) plus ``problem`` (``"<reason>: <detail>"`` for steps 1–4 of SPEC §2, NULL when
 the record passes). Staging is a pure
 function of each raw line, so it runs once per line, over the lines not yet staged, in batches bounded
-by their bytes (``batches``).
+by their bytes (``batches``), several sources at once (``streams``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
@@ -21,6 +22,9 @@ import polars as pl
 from transforms.sql_files import read_sql
 from transforms.staging import batches
 from transforms.staging.exact_numbers import flag_maybe_inexact, inexact_numbers
+
+if TYPE_CHECKING:
+    from transforms.staging.streams import MemoryGate
 
 STAGED_TABLE_COLUMNS = """
     source_file      VARCHAR NOT NULL,
@@ -68,15 +72,43 @@ def staging_table_sql(model: VendorModel) -> str:
     return f"CREATE TABLE IF NOT EXISTS {model.table} ({STAGED_TABLE_COLUMNS});"
 
 
-def stage_new_lines(con: duckdb.DuckDBPyConnection, model: VendorModel, batch_bytes: int | None = None) -> int:
-    """Stage the raw lines not staged yet, in batches of about ``batch_bytes`` of raw lines (default: a
-    share of DuckDB's memory limit), each its own INSERT and commit; returns the usage lines added."""
-    batch_bytes = batch_bytes or batches.default_batch_bytes(con)
-    with _raw_source(con, model), _settings(con, checkpoint_threshold=f"{batches.checkpoint_bytes(con)} bytes"):
+@contextmanager
+def staging_settings(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """The DuckDB settings staging runs under, then back to what they were. They are the database's, not
+    a connection's: set once for all the streams of ``streams.stage_sources``.
+
+    - DuckDB runs the parts of a UNION ALL (``_read_batch``) in parallel only when the order of the rows it
+      produces may change. Within staging it does not matter: staged rows are never read in row order
+      (resuming finds the last staged line by its file and number), and the pending lines are ordered.
+    - The write-ahead log is checkpointed at a share of the memory limit (``batches.checkpoint_bytes``)."""
+    with _settings(con, preserve_insertion_order=False,
+                   checkpoint_threshold=f"{batches.checkpoint_bytes(con)} bytes"):
+        yield
+
+
+def stage_pending(con: duckdb.DuckDBPyConnection, model: VendorModel, batch_bytes: int, gate: MemoryGate) -> int:
+    """Stage the model's raw lines not staged yet (``staging_settings`` in force), in batches of about
+    ``batch_bytes`` of raw lines, each its own INSERT and commit, each let through by ``gate``; returns the
+    usage lines added."""
+    with _raw_source(con, model):
         # Cut whole before staging starts: cutting reads `raw_source`, which a window points elsewhere.
         pending = list(batches.pack(batches.pending_blocks(con, model.table, batch_bytes), batch_bytes))
-        return sum(_stage_window(con, model, window)
+        return sum(_stage_window(con, model, window, batch_bytes, gate)
                    for window in batches.windows(pending, batch_bytes, WINDOW_BATCHES, VECTOR_LINES))
+
+
+def pending_bytes(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
+    """The dump bytes of the model's loads not all staged yet: which source has the most to stage."""
+    return con.sql("SELECT coalesce(sum(byte_size), 0) FROM raw_files WHERE source = ? AND load_id > ?",
+                   params=[model.source, staged_through(con, model)]).fetchall()[0][0]
+
+
+def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A connection of its own to the database of ``con``, in the same time zone (a session setting)."""
+    time_zone = con.sql("SELECT current_setting('TimeZone')").fetchall()[0][0]
+    cur = con.cursor()
+    cur.execute("SET TimeZone = ?", [time_zone])
+    return cur
 
 
 def staged_through(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
@@ -107,15 +139,20 @@ def _point_raw_source(con: duckdb.DuckDBPyConnection, relation: str) -> None:
 WINDOW_BATCHES = 4
 
 
-def _stage_window(con: duckdb.DuckDBPyConnection, model: VendorModel, window: list[batches.Batch]) -> int:
-    """Stage a window's batches one by one, from a copy of the window's raw lines when it holds several."""
+def _stage_window(con: duckdb.DuckDBPyConnection, model: VendorModel, window: list[batches.Batch],
+                  batch_bytes: int, gate: MemoryGate) -> int:
+    """Stage a window's batches one by one, from a copy of the window's raw lines when it holds several.
+    A batch of a line larger than a batch is staged alone: it needs all the memory a batch may have."""
+    def stage(batch: batches.Batch) -> int:
+        return gate.stage(lambda: _stage_batch(con, model, batch), alone=batch.bytes > batch_bytes)
+
     if len(window) == 1:
-        return _stage_batch(con, model, window[0])
+        return stage(window[0])
     con.execute(f"CREATE OR REPLACE TEMP TABLE raw_window AS {read_sql(__file__, 'raw_batch.sql')}",
                 batches.span(window).params())
     _point_raw_source(con, "raw_window")
     try:
-        return sum(_stage_batch(con, model, batch) for batch in window)
+        return sum(stage(batch) for batch in window)
     finally:
         _point_raw_source(con, f"raw_{model.source}")
         con.execute("DROP TABLE raw_window")
@@ -133,18 +170,14 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batc
     parts = _batch_parts(con)
     try:
         dealt = _read_batch(con, batch, parts)
-        # DuckDB runs the parts of a UNION ALL in parallel only when the order of the rows it produces may
-        # change. Within a batch it does not matter: staged rows are never read in row order (resuming
-        # finds the last staged line by its file and number).
-        with _settings(con, preserve_insertion_order=False):
-            con.register("non_strict_json", _non_strict_json_lines(con))
-            con.register("inexact_numbers", _inexact_number_lines(con))
-            try:
-                return _insert_staged(con, model)
-            except duckdb.InvalidInputException:  # a line that is not JSON (else the same error again below)
-                for part in dealt:
-                    con.execute(f"UPDATE {part} SET json_ok = json_valid(envelope) WHERE utf8_valid")
-                return _insert_staged(con, model)
+        con.register("non_strict_json", _non_strict_json_lines(con))
+        con.register("inexact_numbers", _inexact_number_lines(con))
+        try:
+            return _insert_staged(con, model)
+        except duckdb.InvalidInputException:  # a line that is not JSON (else the same error again below)
+            for part in dealt:
+                con.execute(f"UPDATE {part} SET json_ok = json_valid(envelope) WHERE utf8_valid")
+            return _insert_staged(con, model)
     finally:
         con.unregister("non_strict_json")
         con.unregister("inexact_numbers")

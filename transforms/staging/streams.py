@@ -1,0 +1,121 @@
+"""Staging every source at once: the sources are staged in two streams, each on a DuckDB cursor of its own.
+
+A source's batches are staged one after another (``common.stage_pending``): each commits on its own, and
+a run that stops part-way resumes after the last staged line, so one source cannot be split over
+streams. But the sources are independent, and one batch keeps a core and a half busy at best (a batch
+of paygentic's few long lines is parsed on one thread), so two sources staged side by side use the
+machine's cores. The largest pending source is staged first; a stream takes the next source when it is
+done with one.
+
+Two batches side by side need more memory than one: a batch is sized for one at a time (a share of
+DuckDB's memory limit, ``batches.default_batch_bytes``). The ``MemoryGate`` keeps the bound: a batch of
+a line larger than a batch (which needs all the memory a batch may have) is staged alone, and a batch
+that runs out of memory beside another is staged again alone (its INSERT is one transaction: nothing of
+it was kept).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TypeVar
+
+import duckdb
+
+from transforms.staging import batches, common
+
+STREAMS = 2
+T = TypeVar("T")
+
+
+class MemoryGate:
+    """Whether a batch is staged beside the other streams' batches or alone (a readers-writer lock: the
+    standard library has none, and this one is a dozen lines). A batch waiting to run alone goes first."""
+
+    def __init__(self, streams: int) -> None:
+        self.streams = streams
+        self._changed = threading.Condition()
+        self._beside = 0
+        self._alone = False
+        self._waiting_alone = 0
+
+    def stage(self, work: Callable[[], T], alone: bool) -> T:
+        """Run ``work`` beside the other streams' batches, or alone when ``alone`` or when DuckDB ran out
+        of memory beside them."""
+        if alone or self.streams == 1:
+            with self._run_alone():
+                return work()
+        try:
+            with self._run_beside():
+                return work()
+        except duckdb.OutOfMemoryException:
+            with self._run_alone():
+                return work()
+
+    @contextmanager
+    def _run_beside(self) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: not self._alone and not self._waiting_alone)
+            self._beside += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._beside -= 1
+                self._changed.notify_all()
+
+    @contextmanager
+    def _run_alone(self) -> Iterator[None]:
+        with self._changed:
+            self._waiting_alone += 1
+            self._changed.wait_for(lambda: not self._alone and not self._beside)
+            self._waiting_alone -= 1
+            self._alone = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._alone = False
+                self._changed.notify_all()
+
+
+def stage_new_lines(con: duckdb.DuckDBPyConnection, model: common.VendorModel, batch_bytes: int | None = None) -> int:
+    """Stage one source's raw lines not staged yet; returns the usage lines added."""
+    return stage_sources(con, [model], batch_bytes)[model.source]
+
+
+def stage_sources(con: duckdb.DuckDBPyConnection, models: list[common.VendorModel], batch_bytes: int | None = None,
+                  streams: int = STREAMS) -> dict[str, int]:
+    """Stage the raw lines not staged yet of every model's source, in batches of about ``batch_bytes``
+    of raw lines (default: a share of DuckDB's memory limit), each its own INSERT and commit, in up to
+    ``streams`` sources at once; returns the usage lines added per source. An error in one stream stops
+    the others after their current source, and is raised."""
+    batch_bytes = batch_bytes or batches.default_batch_bytes(con)
+    queue = deque(sorted(models, key=lambda model: common.pending_bytes(con, model), reverse=True))
+    gate = MemoryGate(max(1, min(streams, len(queue))))
+    added = dict.fromkeys((model.source for model in models), 0)
+    taking, failed = threading.Lock(), threading.Event()
+
+    def stream(cur: duckdb.DuckDBPyConnection) -> None:
+        with cur:
+            while True:
+                with taking:
+                    if not queue or failed.is_set():
+                        return
+                    model = queue.popleft()
+                try:
+                    added[model.source] = common.stage_pending(cur, model, batch_bytes, gate)
+                except BaseException:
+                    failed.set()
+                    raise
+
+    with common.staging_settings(con):
+        # A connection is used by one thread at a time: each stream's is opened here, before they start.
+        cursors = [common.cursor(con) for _ in range(gate.streams)]
+        with ThreadPoolExecutor(gate.streams) as pool:
+            for done in [pool.submit(stream, cur) for cur in cursors]:
+                done.result()
+    return added
