@@ -98,9 +98,12 @@ def stage_pending(con: duckdb.DuckDBPyConnection, model: VendorModel, batch_byte
 
 
 def pending_bytes(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
-    """The dump bytes of the model's loads not all staged yet: which source has the most to stage."""
-    return con.sql("SELECT coalesce(sum(byte_size), 0) FROM raw_files WHERE source = ? AND load_id > ?",
-                   params=[model.source, staged_through(con, model)]).fetchall()[0][0]
+    """The dump bytes of the model's loads after the newest one staged (a load staged in part is not
+    counted): which source has the most to stage. A guess for ordering only, so it reads no raw lines
+    (``staged_through`` scans them: about 0.1 s a source at 10M records, in every run)."""
+    return con.sql(f"""SELECT coalesce(sum(byte_size), 0) FROM raw_files
+                       WHERE source = ? AND load_id > (SELECT coalesce(max(load_id), 0) FROM {model.table})""",
+                   params=[model.source]).fetchall()[0][0]
 
 
 def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
