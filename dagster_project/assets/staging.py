@@ -1,5 +1,5 @@
-"""Staging: one asset per vendor, staged together in one step (two sources at a time, see
-transforms.staging.streams), each the same thin wrapper over its model in transforms.staging."""
+"""Staging: one asset per vendor, all staged in one step, a thin wrapper over transforms.staging (two
+sources at a time, see transforms.staging.streams)."""
 
 
 import dagster as dg

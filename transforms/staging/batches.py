@@ -108,6 +108,11 @@ class Batch:
     bytes: int = field(default=0, compare=False)
     lines: int = field(default=0, compare=False)
 
+    def needs_all_memory(self, batch_bytes: int) -> bool:
+        """A batch larger than ``batch_bytes`` is one line larger than a batch (``pack``): staging it needs
+        all the memory a batch may have, so it is read and staged with nothing beside it."""
+        return self.bytes > batch_bytes
+
     def params(self) -> dict:
         """The parameters of ``raw_batch.sql``; within one file, plain line bounds let DuckDB skip the row
         groups of the file's other lines."""
@@ -140,7 +145,7 @@ def windows(batches: Iterable[Batch], batch_bytes: int, per_window: int, short: 
     stored lines to read any of them, and a vector of paygentic's batch lines (tens of MB) spans
     several batches, each of which would decompress it again."""
     def groups(batch: Batch) -> bool:
-        return batch.lines < short and batch.bytes <= batch_bytes
+        return batch.lines < short and not batch.needs_all_memory(batch_bytes)
 
     window: list[Batch] = []
     total = 0

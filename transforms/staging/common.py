@@ -144,10 +144,9 @@ WINDOW_BATCHES = 4
 
 def _stage_window(con: duckdb.DuckDBPyConnection, model: VendorModel, window: list[batches.Batch],
                   batch_bytes: int, gate: MemoryGate) -> int:
-    """Stage a window's batches one by one, from a copy of the window's raw lines when it holds several.
-    A batch of a line larger than a batch is staged alone: it needs all the memory a batch may have."""
+    """Stage a window's batches one by one, from a copy of the window's raw lines when it holds several."""
     def stage(batch: batches.Batch) -> int:
-        return gate.stage(lambda: _stage_batch(con, model, batch), alone=batch.bytes > batch_bytes)
+        return gate.stage(lambda: _stage_batch(con, model, batch), alone=batch.needs_all_memory(batch_bytes))
 
     if len(window) == 1:
         return stage(window[0])
