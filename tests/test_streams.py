@@ -73,12 +73,13 @@ def test_sources_staged_side_by_side_give_the_rows_of_one_at_a_time(tmp_path, mo
     try:
         added = stage_sources(con, list(MODELS.values()), batch_bytes=BATCH_BYTES)
         assert staged(con) == one_at_a_time
-        assert added == {source: len(rows) for source, rows in one_at_a_time.items()}
-        assert min(added.values()) > 0
+        assert added == {source: common.Staged(len(rows), after=0) for source, rows in one_at_a_time.items()}
+        assert min(lines for lines, _ in added.values()) > 0
         assert max(active for _, _, active in watched.seen) == 2  # two sources were staged side by side
         alone = [(source, active) for source, batch, active in watched.seen if batch.bytes > BATCH_BYTES]
         assert alone and all(active == 1 for _, active in alone)  # a line larger than a batch: staged alone
-        assert stage_sources(con, list(MODELS.values()), batch_bytes=BATCH_BYTES) == dict.fromkeys(MODELS, 0)
+        again = stage_sources(con, list(MODELS.values()), batch_bytes=BATCH_BYTES)
+        assert again == dict.fromkeys(MODELS, common.Staged(0, after=1))  # load 1 is staged whole
         settings = "SELECT current_setting('checkpoint_threshold'), current_setting('preserve_insertion_order')"
         assert con.sql(settings).fetchall() == [("16.0 MiB", True)]
     finally:

@@ -6,7 +6,7 @@ import dagster as dg
 
 from dagster_project.metadata import STAGED_AFTER_KEY, table_metadata
 from dagster_project.resources import TallyWarehouse
-from transforms.staging import MODELS, stage_sources, staged_through
+from transforms.staging import MODELS, stage_sources
 
 
 @dg.multi_asset(
@@ -26,12 +26,12 @@ from transforms.staging import MODELS, stage_sources, staged_through
 def staging_tables(context: dg.AssetExecutionContext, warehouse: TallyWarehouse):
     """Stages every source's raw lines not staged yet; a rerun over nothing new changes nothing."""
     with warehouse.connect() as con:
-        staged_after = {source: staged_through(con, model) for source, model in MODELS.items()}
-        added = stage_sources(con, list(MODELS.values()))
+        staged = stage_sources(con, list(MODELS.values()))
         for source, model in MODELS.items():
-            context.log.info(f"staged {added[source]} new {source} usage lines")
+            added = staged[source].lines
+            context.log.info(f"staged {added} new {source} usage lines")
             rows = con.sql(f"SELECT count(*) FROM {model.table}").fetchall()[0][0]
             preview = con.sql(f"SELECT * FROM {model.table} ORDER BY source_file, line_number LIMIT 10").pl()
-            written = {STAGED_AFTER_KEY: staged_after[source]} if added[source] else {}
+            written = {STAGED_AFTER_KEY: staged[source].after} if added else {}
             yield dg.MaterializeResult(asset_key=["staging", source],
-                                       metadata=table_metadata(preview, rows, new_lines=added[source], **written))
+                                       metadata=table_metadata(preview, rows, new_lines=added, **written))

@@ -48,6 +48,11 @@ class Cursor:
         """The parameters of ``pending.sql``."""
         return {"load_id": self.load_id, "source_file": self.source_file, "line_number": self.line_number}
 
+    def staged_through(self, first_pending_load: int | None) -> int:
+        """The newest load all of whose lines are staged, given the oldest load with a line after this
+        cursor (a load that a stopped run staged in part is not through)."""
+        return self.load_id if first_pending_load is None else min(self.load_id, first_pending_load - 1)
+
 
 def default_batch_bytes(con: duckdb.DuckDBPyConnection) -> int:
     """A share of the connection's memory limit: a smaller limit stages smaller batches, slower but whole."""
@@ -76,11 +81,11 @@ def last_staged(con: duckdb.DuckDBPyConnection, staged_table: str) -> Cursor:
     return Cursor(*row[0]) if row else Cursor()
 
 
-def pending_blocks(con: duckdb.DuckDBPyConnection, staged_table: str, batch_bytes: int) -> Iterator[dict]:
-    """The lines of the view ``raw_source`` after the last staged one, as blocks of consecutive lines of
+def pending_blocks(con: duckdb.DuckDBPyConnection, cursor: Cursor, batch_bytes: int) -> Iterator[dict]:
+    """The lines of the view ``raw_source`` after ``cursor``, as blocks of consecutive lines of
     one file (load_id, source_file, first_line, last_line, bytes) in staging order; a block larger than
     ``batch_bytes`` comes line by line."""
-    blocks = con.sql(read_sql(__file__, "pending.sql"), params=last_staged(con, staged_table).params()).pl()
+    blocks = con.sql(read_sql(__file__, "pending.sql"), params=cursor.params()).pl()
     for block in blocks.iter_rows(named=True):
         if block["bytes"] <= batch_bytes or block["first_line"] == block["last_line"]:
             yield block

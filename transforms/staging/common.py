@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import duckdb
 import polars as pl
@@ -86,21 +86,30 @@ def staging_settings(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
 
 
-def stage_pending(con: duckdb.DuckDBPyConnection, model: VendorModel, batch_bytes: int, gate: MemoryGate) -> int:
+class Staged(NamedTuple):
+    """What staging did for one source: the usage lines it added, and the newest load that was staged
+    whole before it began (what it added lies above it)."""
+
+    lines: int
+    after: int
+
+
+def stage_pending(con: duckdb.DuckDBPyConnection, model: VendorModel, batch_bytes: int, gate: MemoryGate) -> Staged:
     """Stage the model's raw lines not staged yet (``staging_settings`` in force), in batches of about
-    ``batch_bytes`` of raw lines, each its own INSERT and commit, each let through by ``gate``; returns the
-    usage lines added."""
+    ``batch_bytes`` of raw lines, each its own INSERT and commit, each let through by ``gate``."""
+    cursor = batches.last_staged(con, model.table)
     with _raw_source(con, model):
         # Cut whole before staging starts: cutting reads `raw_source`, which a window points elsewhere.
-        pending = list(batches.pack(batches.pending_blocks(con, model.table, batch_bytes), batch_bytes))
-        return sum(_stage_window(con, model, window, batch_bytes, gate)
-                   for window in batches.windows(pending, batch_bytes, WINDOW_BATCHES, VECTOR_LINES))
+        pending = list(batches.pack(batches.pending_blocks(con, cursor, batch_bytes), batch_bytes))
+        lines = sum(_stage_window(con, model, window, batch_bytes, gate)
+                    for window in batches.windows(pending, batch_bytes, WINDOW_BATCHES, VECTOR_LINES))
+    return Staged(lines, cursor.staged_through(pending[0].load_id if pending else None))
 
 
 def pending_bytes(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
     """The dump bytes of the model's loads after the newest one staged (a load staged in part is not
     counted): which source has the most to stage. A guess for ordering only, so it reads no raw lines
-    (``staged_through`` scans them: about 0.1 s a source at 10M records, in every run)."""
+    (finding the pending lines scans them: about 0.1 s a source at 10M records, in every run)."""
     return con.sql(f"""SELECT coalesce(sum(byte_size), 0) FROM raw_files
                        WHERE source = ? AND load_id > (SELECT coalesce(max(load_id), 0) FROM {model.table})""",
                    params=[model.source]).fetchall()[0][0]
@@ -119,8 +128,7 @@ def staged_through(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
     a stopped run staged in part is not through)."""
     cursor = batches.last_staged(con, model.table)
     with _raw_source(con, model):
-        first_pending = batches.first_pending_load(con, cursor)
-    return cursor.load_id if first_pending is None else min(cursor.load_id, first_pending - 1)
+        return cursor.staged_through(batches.first_pending_load(con, cursor))
 
 
 @contextmanager

@@ -84,19 +84,19 @@ class MemoryGate:
 
 def stage_new_lines(con: duckdb.DuckDBPyConnection, model: common.VendorModel, batch_bytes: int | None = None) -> int:
     """Stage one source's raw lines not staged yet; returns the usage lines added."""
-    return stage_sources(con, [model], batch_bytes)[model.source]
+    return stage_sources(con, [model], batch_bytes)[model.source].lines
 
 
 def stage_sources(con: duckdb.DuckDBPyConnection, models: list[common.VendorModel], batch_bytes: int | None = None,
-                  streams: int = STREAMS) -> dict[str, int]:
+                  streams: int = STREAMS) -> dict[str, common.Staged]:
     """Stage the raw lines not staged yet of every model's source, in batches of about ``batch_bytes``
     of raw lines (default: a share of DuckDB's memory limit), each its own INSERT and commit, in up to
-    ``streams`` sources at once; returns the usage lines added per source. An error in one stream stops
+    ``streams`` sources at once; returns what was staged per source (``common.Staged``). An error in one stream stops
     the others after their current source, and is raised."""
     batch_bytes = batch_bytes or batches.default_batch_bytes(con)
     queue = deque(sorted(models, key=lambda model: common.pending_bytes(con, model), reverse=True))
     gate = MemoryGate(max(1, min(streams, len(queue))))
-    added = dict.fromkeys((model.source for model in models), 0)
+    staged: dict[str, common.Staged] = {}
     taking, failed = threading.Lock(), threading.Event()
 
     def stream(cur: duckdb.DuckDBPyConnection) -> None:
@@ -107,7 +107,7 @@ def stage_sources(con: duckdb.DuckDBPyConnection, models: list[common.VendorMode
                         return
                     model = queue.popleft()
                 try:
-                    added[model.source] = common.stage_pending(cur, model, batch_bytes, gate)
+                    staged[model.source] = common.stage_pending(cur, model, batch_bytes, gate)
                 except BaseException:
                     failed.set()
                     raise
@@ -118,4 +118,4 @@ def stage_sources(con: duckdb.DuckDBPyConnection, models: list[common.VendorMode
         with ThreadPoolExecutor(gate.streams) as pool:
             for done in [pool.submit(stream, cur) for cur in cursors]:
                 done.result()
-    return added
+    return staged
