@@ -8,10 +8,17 @@ check the loads after the one of their last pass (a failed load is read again, a
 every later run until its cause is gone); priced usage checks every line not yet published (all of it
 after a full rebuild), in batches of whole dump lines. A line that failed is still unpublished on the
 next run, so it is checked again: a failure is never forgotten.
+
+The checks of the assets one step writes run together in one step (``STEPS``), each still a check of
+its own with its own result.
 """
 
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
 import dagster as dg
+import duckdb
 
 from dagster_project.metadata import table_metadata
 from dagster_project.resources import TallyWarehouse
@@ -56,101 +63,144 @@ def _key(asset_key: list[str], name: str) -> str:
     return f"{'/'.join(asset_key)}:{name}"
 
 
-def new_rows_check(asset_key: list[str], schema_name: str, table: str):
+@dataclass(frozen=True)
+class Check:
+    """One blocking check: its asset, name and description, and how it is evaluated on the working
+    database (``evaluate`` returns the recorded result, ``_audited``)."""
+
+    asset: list[str]
+    name: str
+    description: str
+    evaluate: Callable[[duckdb.DuckDBPyConnection], dg.AssetCheckResult]
+
+    @property
+    def key(self) -> str:
+        return _key(self.asset, self.name)
+
+    def run(self, warehouse: TallyWarehouse) -> dg.AssetCheckResult:
+        """Evaluate the check on its own connection, as its step does."""
+        with warehouse.connect() as con:
+            return self.evaluate(con)
+
+
+def new_rows_contract(asset_key: list[str], schema_name: str, table: str) -> Check:
     key = _key(asset_key, "pandera_contract")
 
-    @dg.asset_check(asset=asset_key, name="pandera_contract", blocking=True,
-                    description=f"Pandera contract of {'/'.join(asset_key)}, on the loads after its last pass.")
-    def _check(warehouse: TallyWarehouse) -> dg.AssetCheckResult:
-        with warehouse.connect() as con:
-            current = audit.marker(con, audit.LOADS)
-            since = audit.last_passed(con, key) or "0"
-            result = _validate(con, schema_name, f"{table} WHERE load_id > ? AND load_id <= ?",
-                               [int(since), int(current)])
-            return _audited(con, key, result, current)
+    def evaluate(con) -> dg.AssetCheckResult:
+        current = audit.marker(con, audit.LOADS)
+        since = audit.last_passed(con, key) or "0"
+        result = _validate(con, schema_name, f"{table} WHERE load_id > ? AND load_id <= ?", [int(since), int(current)])
+        return _audited(con, key, result, current)
 
-    return _check
+    return Check(asset_key, "pandera_contract",
+                 f"Pandera contract of {'/'.join(asset_key)}, on the loads after its last pass.", evaluate)
 
 
-@dg.asset_check(asset=["intermediate", "priced_usage"], name="pandera_contract", blocking=True,
-                description="Pandera contract of intermediate/priced_usage, on every line not yet published.")
-def priced_usage_contract(warehouse: TallyWarehouse) -> dg.AssetCheckResult:
+def _priced_usage_contract(con) -> dg.AssetCheckResult:
     key = "intermediate/priced_usage:pandera_contract"
-    with warehouse.connect() as con:
-        current = audit.marker(con, audit.CHANGES)
-        unpublished = changes.pending(con, "publish")
-        if unpublished is None:
-            return _audited(con, key, dg.AssetCheckResult(passed=True, metadata={"rows_checked": 0}), current)
-        relation, params = changes.rows_since("int_priced_usage", unpublished)
-        return _audited(con, key, _validate(con, "PRICED_USAGE", relation, params), current)
+    current = audit.marker(con, audit.CHANGES)
+    unpublished = changes.pending(con, "publish")
+    if unpublished is None:
+        return _audited(con, key, dg.AssetCheckResult(passed=True, metadata={"rows_checked": 0}), current)
+    relation, params = changes.rows_since("int_priced_usage", unpublished)
+    return _audited(con, key, _validate(con, "PRICED_USAGE", relation, params), current)
 
 
-def table_contract(asset_key: list[str], schema_name: str, table: str):
+def table_contract(asset_key: list[str], schema_name: str, table: str) -> Check:
     """Invoice tables are small (one row per invoice or invoice line): checked whole."""
     key = _key(asset_key, "pandera_contract")
 
-    @dg.asset_check(asset=asset_key, name="pandera_contract", blocking=True,
-                    description=f"Pandera contract of {'/'.join(asset_key)}.")
-    def _check(warehouse: TallyWarehouse) -> dg.AssetCheckResult:
-        with warehouse.connect() as con:
-            current = audit.marker(con, audit.CHECKS[key])
-            return _audited(con, key, _validate(con, schema_name, table, batches=_whole), current)
+    def evaluate(con) -> dg.AssetCheckResult:
+        current = audit.marker(con, audit.CHECKS[key])
+        return _audited(con, key, _validate(con, schema_name, table, batches=_whole), current)
 
-    return _check
+    return Check(asset_key, "pandera_contract", f"Pandera contract of {'/'.join(asset_key)}.", evaluate)
 
 
-def sql_check(asset_key: list[str], name: str, description: str):
+def sql_check(asset_key: list[str], name: str, description: str) -> Check:
     """Passes when the invariant's query (``transforms.audit.VIOLATIONS``) returns no rows; the rows it
     returns are shown."""
     key = _key(asset_key, name)
 
-    @dg.asset_check(asset=asset_key, name=name, blocking=True, description=description)
-    def _check(warehouse: TallyWarehouse) -> dg.AssetCheckResult:
-        with warehouse.connect() as con:
-            current = audit.marker(con, audit.CHECKS[key])
-            violations = audit.violations(con, name)
-            result = dg.AssetCheckResult(passed=violations.is_empty(), metadata=table_metadata(violations))
-            return _audited(con, key, result, current)
-
-    return _check
-
-
-@dg.asset_check(asset=["intermediate", "priced_usage"], name="raw_lines_are_staged", blocking=True,
-                description="Every raw line has staged rows and every staged row its raw line, on the loads "
-                            "after the check's last pass.")
-def raw_lines_are_staged(warehouse: TallyWarehouse) -> dg.AssetCheckResult:
-    key = "intermediate/priced_usage:raw_lines_are_staged"
-    with warehouse.connect() as con:
-        current = audit.marker(con, audit.LOADS)
-        since = audit.last_passed(con, key) or "0"
-        violations = audit.violations(con, "raw_lines_are_staged", [int(since), int(current)])
+    def evaluate(con) -> dg.AssetCheckResult:
+        current = audit.marker(con, audit.CHECKS[key])
+        violations = audit.violations(con, name)
         result = dg.AssetCheckResult(passed=violations.is_empty(), metadata=table_metadata(violations))
         return _audited(con, key, result, current)
 
+    return Check(asset_key, name, description, evaluate)
 
-checks = [
-    *(new_rows_check(["raw", s], "RAW_LINES", f"raw_{s}") for s in SOURCES),
-    *(new_rows_check(["staging", s], "STAGED_LINES", f"stg_{s}") for s in SOURCES),
-    priced_usage_contract,
-    raw_lines_are_staged,
-    table_contract(["marts", "invoice_lines"], "INVOICE_LINES", "invoice_lines"),
-    table_contract(["marts", "invoices"], "INVOICES", "invoices"),
-    sql_check(["intermediate", "priced_usage"], "every_record_one_outcome",
-              "Per source, every staged usage line is priced exactly once (the contract checks one outcome per "
-              "record)."),
-    sql_check(["marts", "reconciliation"], "records_equal_outcomes",
-              "records equals the sum of the outcome columns, for every source."),
-    sql_check(["marts", "reconciliation"], "records_are_reconciled",
-              "Per source, the reconciliation's records are the distinct records of the priced usage."),
-    sql_check(["marts", "invoices"], "total_is_sum_of_lines",
-              "Every invoice total equals the sum of its line amounts; every line belongs to an invoice."),
-    sql_check(["marts", "invoices"], "billed_usage_is_invoiced",
-              "Every billed usage line is on an invoice line of its customer, month, metric and unit price."),
-    sql_check(["lifecycle", "documents"], "issued_plus_pending_is_recomputed",
-              "For every closed month, customer and line: everything issued for it plus its pending adjustment "
-              "equals the month recomputed, to the cent."),
-]
+
+def _raw_lines_are_staged(con) -> dg.AssetCheckResult:
+    key = "intermediate/priced_usage:raw_lines_are_staged"
+    current = audit.marker(con, audit.LOADS)
+    since = audit.last_passed(con, key) or "0"
+    violations = audit.violations(con, "raw_lines_are_staged", [int(since), int(current)])
+    result = dg.AssetCheckResult(passed=violations.is_empty(), metadata=table_metadata(violations))
+    return _audited(con, key, result, current)
+
+
+def check_step(name: str, members: list[Check]) -> dg.AssetChecksDefinition:
+    """The checks of the assets one step writes, evaluated in one step of their own.
+
+    A step costs a Dagster run tens of milliseconds whatever it does (its events are written to the
+    instance one by one), and a run with nothing new is mostly such costs. Each check is still its own
+    blocking check, with its own result; the UI can run any of them alone (``can_subset``)."""
+
+    @dg.multi_asset_check(
+        name=name, can_subset=True,
+        specs=[dg.AssetCheckSpec(c.name, asset=c.asset, blocking=True, description=c.description) for c in members],
+    )
+    def _step(context: dg.AssetCheckExecutionContext, warehouse: TallyWarehouse) -> Iterator[dg.AssetCheckResult]:
+        selected = context.selected_asset_check_keys
+        with warehouse.connect() as con:
+            for check in members:
+                check_key = dg.AssetCheckKey(dg.AssetKey(check.asset), check.name)
+                if check_key in selected:
+                    result = check.evaluate(con)
+                    yield dg.AssetCheckResult(asset_key=check_key.asset_key, check_name=check.name,
+                                              passed=result.passed, metadata=result.metadata)
+
+    return _step
+
+
+STEPS: dict[str, list[Check]] = {
+    "raw_contracts": [new_rows_contract(["raw", s], "RAW_LINES", f"raw_{s}") for s in SOURCES],
+    "staging_contracts": [new_rows_contract(["staging", s], "STAGED_LINES", f"stg_{s}") for s in SOURCES],
+    "priced_usage_checks": [
+        Check(["intermediate", "priced_usage"], "pandera_contract",
+              "Pandera contract of intermediate/priced_usage, on every line not yet published.",
+              _priced_usage_contract),
+        Check(["intermediate", "priced_usage"], "raw_lines_are_staged",
+              "Every raw line has staged rows and every staged row its raw line, on the loads after the check's "
+              "last pass.", _raw_lines_are_staged),
+        sql_check(["intermediate", "priced_usage"], "every_record_one_outcome",
+                  "Per source, every staged usage line is priced exactly once (the contract checks one outcome "
+                  "per record)."),
+    ],
+    "reconciliation_checks": [
+        sql_check(["marts", "reconciliation"], "records_equal_outcomes",
+                  "records equals the sum of the outcome columns, for every source."),
+        sql_check(["marts", "reconciliation"], "records_are_reconciled",
+                  "Per source, the reconciliation's records are the distinct records of the priced usage."),
+    ],
+    "invoice_checks": [
+        table_contract(["marts", "invoice_lines"], "INVOICE_LINES", "invoice_lines"),
+        table_contract(["marts", "invoices"], "INVOICES", "invoices"),
+        sql_check(["marts", "invoices"], "total_is_sum_of_lines",
+                  "Every invoice total equals the sum of its line amounts; every line belongs to an invoice."),
+        sql_check(["marts", "invoices"], "billed_usage_is_invoiced",
+                  "Every billed usage line is on an invoice line of its customer, month, metric and unit price."),
+    ],
+    "document_checks": [
+        sql_check(["lifecycle", "documents"], "issued_plus_pending_is_recomputed",
+                  "For every closed month, customer and line: everything issued for it plus its pending "
+                  "adjustment equals the month recomputed, to the cent."),
+    ],
+}
+BY_KEY: dict[str, Check] = {check.key: check for members in STEPS.values() for check in members}
+checks = [check_step(name, members) for name, members in STEPS.items()]
 
 # The publication gate knows every blocking check by key: the two lists are one.
-if {_key(list(spec.asset_key.path), spec.name) for c in checks for spec in c.check_specs} != set(audit.CHECKS):
+if set(BY_KEY) != set(audit.CHECKS):
     raise RuntimeError("dagster_project.checks and transforms.audit.CHECKS name different checks")

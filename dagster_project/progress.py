@@ -18,9 +18,7 @@ from typing import Protocol
 
 import dagster as dg
 
-from dagster_project.checks import checks
-
-CHECK_STEP_SUFFIXES = tuple(sorted({f"_{spec.name}" for check in checks for spec in check.check_specs}))
+from dagster_project.checks import STEPS as CHECK_STEPS
 SHOWN_EVENTS = {"STEP_START": "▸", "STEP_SUCCESS": "  ✓", "STEP_FAILURE": "  ✗", "ASSET_CHECK_EVALUATION": "  ·"}
 _FILE_PROGRESS = re.compile(r"^loaded dump file (?P<done>[0-9]+) of (?P<total>[0-9]+): (?P<name>.*)$")
 
@@ -71,7 +69,7 @@ def describe(record: logging.LogRecord) -> ProgressEvent:
 
 
 def is_check_step(step: str) -> bool:
-    return step.endswith(CHECK_STEP_SUFFIXES)
+    return step in CHECK_STEPS
 
 
 class ProgressFormatter(logging.Formatter):

@@ -338,10 +338,9 @@ def test_failing_blocking_check_fails_tally_run(setup, monkeypatch):
 
 
 def _check(name: str, asset: str):
-    from dagster_project.checks import checks
+    from dagster_project.checks import BY_KEY
 
-    [found] = [c for c in checks if any(s.name == name and s.asset_key.to_user_string() == asset for s in c.check_specs)]
-    return found
+    return BY_KEY[f"{asset}:{name}"].run
 
 
 def test_invariant_checks_catch_a_lost_record_and_a_wrong_total(tmp_path):

@@ -335,8 +335,8 @@ def test_materialize_one_month_of_invoices_from_the_ui(chromium, dagster_ui, pag
             page.get_by_text(name, exact=True).first.click()
             expect(page).to_have_url(re.compile(rf"[?&]checkDetail={name}(&|$)"))
             page.get_by_role("tab", name="Execution history").click()
-            # The row of this run's evaluation: it links to the run's step of this check.
-            evaluation = page.get_by_role("row").filter(has=_links_to_run(page, run_id, step=f"marts__invoices_{name}"))
+            # The row of this run's evaluation: it links to the run's step that evaluated the invoices' checks.
+            evaluation = page.get_by_role("row").filter(has=_links_to_run(page, run_id, step="invoice_checks"))
             expect(evaluation).to_have_count(1)
             expect(evaluation).to_contain_text("Passed")
             if name == "total_is_sum_of_lines":
