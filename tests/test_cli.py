@@ -283,14 +283,20 @@ def test_no_credential_anywhere(sample_run):
 # Running again
 
 
-def test_second_run_changes_nothing(published):
+def test_second_run_changes_nothing(published, tmp_path):
     db = published / "out" / "warehouse.duckdb"
     before = invoice_ids_and_numbers(db)
     with read_only(db) as con:
         usage_before = con.sql("SELECT * FROM usage_events ORDER BY ALL").fetchall()
     raw_before = raw_line_counts(db)
-    proc = tally(*paths_args(published), cwd=published)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    proc = tally(*paths_args(published), cwd=published, env=clean_env(TMPDIR=str(temp)))
     assert proc.returncode == 0, proc.stderr
+    # The command ends without the interpreter's teardown (cli.entry), but its output is all there and
+    # the exit handlers ran: the ephemeral Dagster instance's temporary folder is gone.
+    assert proc.stdout.rstrip().endswith(f"warehouse: {db}"), proc.stdout
+    assert list(temp.iterdir()) == []
     assert raw_line_counts(db) == raw_before, "files loaded before were loaded again"
     assert invoice_ids_and_numbers(db) == before
     with read_only(db) as con:

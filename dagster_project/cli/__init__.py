@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
 import sys
+import threading
 
 from dagster_project.cli import close, explain, generate, invoice, run, status
 from dagster_project.cli.common import CommandError, report
@@ -80,5 +83,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The `tally` command: ``main``, then the process ends without the interpreter's teardown.
+
+    Tearing down the modules a run imports (Dagster's above all) collects their objects one by one:
+    0.3–0.5 s at the end of every command, a tenth of a run with nothing new. Everything a command
+    writes is closed by then (DuckDB files, documents, the published file), so the exit handlers run
+    (Dagster's temporary folders, logging), the output is flushed, and the process exits with the
+    status. An error raised, or a thread still running, takes the ordinary way out."""
+    code = main()
+    if threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
