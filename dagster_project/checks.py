@@ -65,17 +65,22 @@ def _key(asset_key: list[str], name: str) -> str:
 
 @dataclass(frozen=True)
 class Check:
-    """One blocking check: its asset, name and description, and how it is evaluated on the working
-    database (``evaluate`` returns the recorded result, ``_audited``)."""
+    """One blocking check: its asset, name and description, and what it measures on the working database
+    (``measure(con, key, current)``, ``current`` the marker of the data in its scope, ``audit.CHECKS``)."""
 
     asset: list[str]
     name: str
     description: str
-    evaluate: Callable[[duckdb.DuckDBPyConnection], dg.AssetCheckResult]
+    measure: Callable[[duckdb.DuckDBPyConnection, str, str], dg.AssetCheckResult]
 
     @property
     def key(self) -> str:
         return _key(self.asset, self.name)
+
+    def evaluate(self, con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+        """Measure the check on the data its scope holds now, and record the result (``_audited``)."""
+        current = audit.marker(con, audit.CHECKS[self.key])
+        return _audited(con, self.key, self.measure(con, self.key, current), current)
 
     def run(self, warehouse: TallyWarehouse) -> dg.AssetCheckResult:
         """Evaluate the check on its own connection, as its step does."""
@@ -83,61 +88,41 @@ class Check:
             return self.evaluate(con)
 
 
-def new_rows_contract(asset_key: list[str], schema_name: str, table: str) -> Check:
-    key = _key(asset_key, "pandera_contract")
+def _new_loads(con: duckdb.DuckDBPyConnection, key: str, current: str) -> list[int]:
+    """The loads a check of new loads reads: after the one of its last pass, up to ``current``."""
+    return [int(audit.last_passed(con, key) or "0"), int(current)]
 
-    def evaluate(con) -> dg.AssetCheckResult:
-        current = audit.marker(con, audit.LOADS)
-        since = audit.last_passed(con, key) or "0"
-        result = _validate(con, schema_name, f"{table} WHERE load_id > ? AND load_id <= ?", [int(since), int(current)])
-        return _audited(con, key, result, current)
+
+def new_rows_contract(asset_key: list[str], schema_name: str, table: str) -> Check:
+    def measure(con, key: str, current: str) -> dg.AssetCheckResult:
+        return _validate(con, schema_name, f"{table} WHERE load_id > ? AND load_id <= ?", _new_loads(con, key, current))
 
     return Check(asset_key, "pandera_contract",
-                 f"Pandera contract of {'/'.join(asset_key)}, on the loads after its last pass.", evaluate)
+                 f"Pandera contract of {'/'.join(asset_key)}, on the loads after its last pass.", measure)
 
 
-def _priced_usage_contract(con) -> dg.AssetCheckResult:
-    key = "intermediate/priced_usage:pandera_contract"
-    current = audit.marker(con, audit.CHANGES)
+def _priced_usage_contract(con, key: str, current: str) -> dg.AssetCheckResult:
     unpublished = changes.pending(con, "publish")
     if unpublished is None:
-        return _audited(con, key, dg.AssetCheckResult(passed=True, metadata={"rows_checked": 0}), current)
+        return dg.AssetCheckResult(passed=True, metadata={"rows_checked": 0})
     relation, params = changes.rows_since("int_priced_usage", unpublished)
-    return _audited(con, key, _validate(con, "PRICED_USAGE", relation, params), current)
+    return _validate(con, "PRICED_USAGE", relation, params)
 
 
 def table_contract(asset_key: list[str], schema_name: str, table: str) -> Check:
     """Invoice tables are small (one row per invoice or invoice line): checked whole."""
-    key = _key(asset_key, "pandera_contract")
-
-    def evaluate(con) -> dg.AssetCheckResult:
-        current = audit.marker(con, audit.CHECKS[key])
-        return _audited(con, key, _validate(con, schema_name, table, batches=_whole), current)
-
-    return Check(asset_key, "pandera_contract", f"Pandera contract of {'/'.join(asset_key)}.", evaluate)
+    return Check(asset_key, "pandera_contract", f"Pandera contract of {'/'.join(asset_key)}.",
+                 lambda con, key, current: _validate(con, schema_name, table, batches=_whole))
 
 
-def sql_check(asset_key: list[str], name: str, description: str) -> Check:
+def sql_check(asset_key: list[str], name: str, description: str, new_loads: bool = False) -> Check:
     """Passes when the invariant's query (``transforms.audit.VIOLATIONS``) returns no rows; the rows it
-    returns are shown."""
-    key = _key(asset_key, name)
+    returns are shown. With ``new_loads``, the query reads the loads after the check's last pass."""
+    def measure(con, key: str, current: str) -> dg.AssetCheckResult:
+        violations = audit.violations(con, name, _new_loads(con, key, current) if new_loads else None)
+        return dg.AssetCheckResult(passed=violations.is_empty(), metadata=table_metadata(violations))
 
-    def evaluate(con) -> dg.AssetCheckResult:
-        current = audit.marker(con, audit.CHECKS[key])
-        violations = audit.violations(con, name)
-        result = dg.AssetCheckResult(passed=violations.is_empty(), metadata=table_metadata(violations))
-        return _audited(con, key, result, current)
-
-    return Check(asset_key, name, description, evaluate)
-
-
-def _raw_lines_are_staged(con) -> dg.AssetCheckResult:
-    key = "intermediate/priced_usage:raw_lines_are_staged"
-    current = audit.marker(con, audit.LOADS)
-    since = audit.last_passed(con, key) or "0"
-    violations = audit.violations(con, "raw_lines_are_staged", [int(since), int(current)])
-    result = dg.AssetCheckResult(passed=violations.is_empty(), metadata=table_metadata(violations))
-    return _audited(con, key, result, current)
+    return Check(asset_key, name, description, measure)
 
 
 def check_step(name: str, members: list[Check]) -> dg.AssetChecksDefinition:
@@ -171,9 +156,9 @@ STEPS: dict[str, list[Check]] = {
         Check(["intermediate", "priced_usage"], "pandera_contract",
               "Pandera contract of intermediate/priced_usage, on every line not yet published.",
               _priced_usage_contract),
-        Check(["intermediate", "priced_usage"], "raw_lines_are_staged",
-              "Every raw line has staged rows and every staged row its raw line, on the loads after the check's "
-              "last pass.", _raw_lines_are_staged),
+        sql_check(["intermediate", "priced_usage"], "raw_lines_are_staged",
+                  "Every raw line has staged rows and every staged row its raw line, on the loads after the "
+                  "check's last pass.", new_loads=True),
         sql_check(["intermediate", "priced_usage"], "every_record_one_outcome",
                   "Per source, every staged usage line is priced exactly once (the contract checks one outcome "
                   "per record)."),

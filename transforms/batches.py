@@ -8,6 +8,7 @@ import duckdb
 import polars as pl
 
 BATCH_ROWS = 200_000  # rows handed to Polars (or Pandera) at a time
+_FILE, _LINE = "_batch_source_file", "_batch_line_number"  # a batch's lines, beside the columns asked for
 
 
 def line_batches(
@@ -37,6 +38,3 @@ def line_batches(
                 yield held.slice(0, cut).drop(_FILE, _LINE)
                 held = held.slice(cut)
     yield held.drop(_FILE, _LINE)
-
-
-_FILE, _LINE = "_batch_source_file", "_batch_line_number"  # a batch's lines, beside the columns asked for
