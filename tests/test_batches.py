@@ -38,3 +38,18 @@ def test_a_selection_of_one_batch_comes_whole_with_only_the_columns_asked_for():
     [batch] = line_batches(con, "lines WHERE load_id = ?", ["line_number", "load_id"], [1], rows=500)
     assert batch.columns == ["line_number", "load_id"]
     assert sorted(batch["line_number"].to_list()) == [1, 4, 7]
+
+
+def test_a_line_of_more_rows_than_a_batch_is_one_batch_of_its_own_lines():
+    """A paygentic line of 1000 events, each of several properties, can hold more usage lines than a
+    contract's batch: it stays whole, and the batches around it still hold whole lines."""
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE lines AS
+        SELECT 'f' AS source_file, CASE WHEN i < 1200 THEN 5 ELSE i END AS line_number, i AS property_index
+        FROM range(2000) AS t(i)""")
+    batches = list(line_batches(con, "lines", ["source_file", "line_number", "property_index"], rows=500))
+    assert sum(b.height for b in batches) == 2000
+    [long_line] = [b for b in batches if 5 in b["line_number"].to_list()]
+    assert (long_line["line_number"] == 5).sum() == 1200
+    lines_in = [set(b["line_number"].to_list()) for b in batches]
+    assert all(a.isdisjoint(b) for i, a in enumerate(lines_in) for b in lines_in[i + 1:])
