@@ -26,6 +26,7 @@ from transforms.raw.dump_files import (
 )
 from transforms.raw.redact import redact_lines
 from transforms.raw.refused import CHANGED, Refused, save_refused
+from transforms.raw.streams import STREAMS, side_by_side
 from transforms.sql_files import read_sql
 from transforms.transactions import transaction
 
@@ -91,17 +92,17 @@ def load_raw_dir(con: duckdb.DuckDBPyConnection, raw_dir: Path,
 
 def load_dump_files(con: duckdb.DuckDBPyConnection, files: Iterable[DumpFile],
                     on_file: Callable[[int, int, DumpFile], None] | None = None,
-                    batch_bytes: int = BATCH_BYTES) -> LoadReport:
+                    batch_bytes: int = BATCH_BYTES, streams: int | None = None) -> LoadReport:
     """Insert the lines of every file whose bytes were not loaded before, under a new load id.
 
     A path loaded before whose bytes are now other ones is refused, as is a file that cannot be read whole
     (``report.refused``); a path whose bytes are again those once loaded is skipped like any loaded file.
     Files of one source are loaded together, up to ``batch_bytes`` of dump per transaction (a
     transaction per file spent more time committing than inserting), and read a chunk at a time
-    (``_load_batches``). A file's lines and its ``raw_files`` row commit together, so a file is either
-    loaded whole or not at all.
+    (``_load_batches``), up to ``streams`` batches at once (``streams.side_by_side``). A file's lines and its
+    ``raw_files`` row commit together, so a file is either loaded whole or not at all.
     ``on_file(done, total, file)`` is called after each file that needed loading (or was refused as
-    unreadable), for progress.
+    unreadable), for progress, in the order of the files' paths.
     """
     create_raw_tables(con)
     files = list(files)
@@ -122,13 +123,16 @@ def load_dump_files(con: duckdb.DuckDBPyConnection, files: Iterable[DumpFile],
             known.add(dump.sha256)
             pending.append(dump)
     done = 0
-    for dump, lines in _load_batches(con, list(_batches(pending, batch_bytes)), load_id, report):
+    batches = list(_batches(pending, batch_bytes))
+    for dump, lines in side_by_side(con, batches, lambda cur, share: _load_batches(cur, share, load_id, report),
+                                    streams or STREAMS):
         if lines is not None:
             report.loaded.append(dump)
             report.lines_by_source[dump.source] += lines
         done += 1
         if on_file is not None:
             on_file(done, len(pending), dump)
+    report.refused.sort(key=lambda r: r.source_file)
     return report
 
 
