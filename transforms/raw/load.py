@@ -92,7 +92,7 @@ def load_raw_dir(con: duckdb.DuckDBPyConnection, raw_dir: Path,
 
 def load_dump_files(con: duckdb.DuckDBPyConnection, files: Iterable[DumpFile],
                     on_file: Callable[[int, int, DumpFile], None] | None = None,
-                    batch_bytes: int = BATCH_BYTES, streams: int | None = None) -> LoadReport:
+                    batch_bytes: int = BATCH_BYTES, streams: int = STREAMS) -> LoadReport:
     """Insert the lines of every file whose bytes were not loaded before, under a new load id.
 
     A path loaded before whose bytes are now other ones is refused, as is a file that cannot be read whole
@@ -125,7 +125,7 @@ def load_dump_files(con: duckdb.DuckDBPyConnection, files: Iterable[DumpFile],
     done = 0
     batches = list(_batches(pending, batch_bytes))
     for dump, lines in side_by_side(con, batches, lambda cur, share: _load_batches(cur, share, load_id, report),
-                                    streams or STREAMS):
+                                    streams):
         if lines is not None:
             report.loaded.append(dump)
             report.lines_by_source[dump.source] += lines

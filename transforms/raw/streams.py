@@ -10,14 +10,12 @@ the load is over.
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import ExitStack
 
 import duckdb
 
+from transforms.prefetch import prefetched
 from transforms.raw.dump_files import DumpFile
 
 STREAMS = 2
@@ -42,59 +40,30 @@ def _bytes(batch: Batch) -> int:
     return sum(dump.size for dump in batch)
 
 
-@dataclass(frozen=True)
-class _End:
-    error: BaseException | None = None
-
-
 def side_by_side(con: duckdb.DuckDBPyConnection, batches: list[Batch],
                  load: Callable[[duckdb.DuckDBPyConnection, list[Batch]], Iterator[Loaded]],
                  streams: int = STREAMS) -> Iterator[Loaded]:
-    """``load(cursor, share)`` of each stream's share of ``batches`` (``deal``), the streams side by side;
-    yields every file ``load`` reports in the order of ``batches``, each as soon as the files before it
-    are reported too. An error in one stream stops the others after their current batch, and is raised
-    once they have stopped."""
+    """``load(cursor, share)`` of each stream's share of ``batches`` (``deal``), each in a thread of its
+    own (``prefetched``); yields every file ``load`` reports in the order of ``batches``, as soon as the
+    files before it are reported too. A stream reports its files in that order too, so the next file
+    comes from its own stream's next report. An error in a stream is raised when its file's turn comes;
+    leaving stops the other streams after their current batch."""
     shares = deal(batches, streams)
     if len(shares) <= 1:
-        yield from load(con, shares[0] if shares else [])
+        yield from load(con, batches)
         return
-    results: queue.Queue = queue.Queue()
-    failed = threading.Event()
-
-    def stream(cur: duckdb.DuckDBPyConnection, share: list[Batch]) -> None:
-        error = None
-        try:
-            with cur:
-                for item in load(cur, share):
-                    results.put(item)
-                    if failed.is_set():
-                        break
-        except BaseException as caught:  # raised in the caller's thread, below
-            error = caught
-            failed.set()
-        results.put(_End(error))
-
+    stream_of = {dump.source_file: k for k, share in enumerate(shares) for batch in share for dump in batch}
     order = [dump for batch in batches for dump in batch]
-    arrived: dict[str, int | None] = {}
-    given, ended = 0, 0
-    errors: list[BaseException] = []
     # A connection is used by one thread at a time: each stream's cursor is opened here, before they start.
     cursors = [con.cursor() for _ in shares]
-    with ThreadPoolExecutor(len(shares)) as pool:
-        try:
-            for cur, share in zip(cursors, shares, strict=True):
-                pool.submit(stream, cur, share)
-            while ended < len(shares):
-                item = results.get()
-                if isinstance(item, _End):
-                    ended += 1
-                    errors += [item.error] if item.error is not None else []
-                    continue
-                arrived[item[0].source_file] = item[1]
-                while given < len(order) and order[given].source_file in arrived:
-                    yield order[given], arrived.pop(order[given].source_file)
-                    given += 1
-        finally:
-            failed.set()
-    if errors:
-        raise errors[0]
+    with ExitStack() as stack:
+        reports = [stack.enter_context(prefetched(_on_cursor(cur, share, load), depth=len(order)))
+                   for cur, share in zip(cursors, shares, strict=True)]
+        for dump in order:
+            yield next(reports[stream_of[dump.source_file]])
+
+
+def _on_cursor(cur: duckdb.DuckDBPyConnection, share: list[Batch],
+               load: Callable[[duckdb.DuckDBPyConnection, list[Batch]], Iterator[Loaded]]) -> Iterator[Loaded]:
+    with cur:
+        yield from load(cur, share)
