@@ -25,8 +25,7 @@ from hypothesis import strategies as st
 from dagster_project.runner import run_pipeline
 from harness import REFERENCE, dagster_instance, envelope, write_dump, write_reference
 from transforms import audit, holds, intermediate, marts
-from transforms.raw.dump_files import discover_dump_files
-from transforms.raw.load import load_dump_files, load_raw_dir
+from transforms.raw.load import load_raw_dir
 from transforms.reference import load_reference
 from transforms.staging import MODELS, stage_new_lines
 from transforms.warehouse import PublishedCopy, connect_state, file_identity, publish, write_reference as store_reference
@@ -122,7 +121,6 @@ def transform_chain(con: duckdb.DuckDBPyConnection, raw: Path, reference: Path) 
         stage_new_lines(con, model)
     store_reference(con, load_reference(reference))
     intermediate.resolve_events(con)
-    intermediate.meter_lines(con)
     intermediate.price_usage(con)
     holds.hold_unfit_invoices(con)
     for view in marts.VIEW_MODELS:
@@ -571,7 +569,7 @@ def test_each_row_carries_the_change_that_last_resolved_its_line(site):
     site.run()
     expected = {("samplehc/a.jsonl", 1): {2}, ("samplehc/a.jsonl", 2): {1}, ("paygentic/a.jsonl", 1): {1},
                 ("samplehc/b.jsonl", 1): {2}}
-    for table in ("int_resolved_lines", "int_metered_lines", "int_priced_usage"):
+    for table in ("int_resolved_lines", "int_priced_usage"):
         assert change_ids(table) == expected, table
     assert site.outcomes()["samplehc/a.jsonl:1:0"] == D
 
@@ -580,7 +578,7 @@ def test_a_working_database_without_change_ids_is_rebuilt_whole(site, tmp_path):
     """A working database written before rows carried ``change_id`` is resolved again from scratch."""
     site.add({"samplehc/a.jsonl": [shc(1, "2026-10-03T12:00:00Z", "k-1")]})
     site.run()
-    for table in ("int_resolved_lines", "int_metered_lines", "int_priced_usage"):
+    for table in ("int_resolved_lines", "int_priced_usage"):
         site.con.execute(f"ALTER TABLE {table} DROP COLUMN change_id")
     site.add({"samplehc/b.jsonl": [shc(4, "2026-10-02T12:00:00Z", "k-1")]})
     site.run()
@@ -612,22 +610,28 @@ def test_a_working_database_of_another_schema_gets_the_current_one_when_opened(s
     assert_same_as_scratch(site, tmp_path / "scratch")
 
 
-def test_pricing_refuses_to_run_ahead_of_metering(site):
-    """Pricing reads the metered rows of its changes: with metering behind, it stops rather than price old rows."""
-    site.add({"samplehc/a.jsonl": [shc(1, "2026-10-03T12:00:00Z")]})
+def test_a_working_database_from_when_metering_had_its_own_table_prices_what_metering_had_not(site, tmp_path):
+    """Metering used to write ``int_metered_lines`` and keep a watermark of its own. A working database
+    from then, stopped after metering a change and before pricing it, drops the table when it is opened,
+    and pricing, which reads the resolved lines by its own watermark, meters and prices that change."""
+    site.add({"samplehc/a.jsonl": [shc(1, "2026-10-03T12:00:00Z", "k-1")]})
     site.run()
-    site.add({"samplehc/b.jsonl": [shc(2, "2026-10-04T12:00:00Z")]})
+    site.add({"samplehc/b.jsonl": [shc(4, "2026-10-02T12:00:00Z", "k-1")]})  # takes k-1 over from a:1
+    site.run()
+    site.con.execute("CREATE TABLE int_metered_lines AS SELECT * FROM int_resolved_lines")
+    site.con.execute("INSERT INTO int_consumed_changes VALUES ('metered_lines', 2)")
+    site.con.execute("UPDATE int_consumed_changes SET change_id = 1 WHERE consumer IN ('priced_usage', 'publish')")
+    site.con.execute("DELETE FROM int_priced_usage WHERE change_id = 2")
+    site.con.execute("UPDATE int_schema SET fingerprint = 'metering with a table of its own'")
     site.close()
     site.con = connect_state(site.db)
-    load_dump_files(site.con, discover_dump_files(site.raw).files)
-    for model in MODELS.values():
-        stage_new_lines(site.con, model)
-    intermediate.resolve_events(site.con)
-    with pytest.raises(RuntimeError, match="metered lines are behind change 2"):
-        intermediate.price_usage(site.con)
-    assert intermediate.meter_lines(site.con) is not None
-    assert intermediate.price_usage(site.con) is not None
-    assert site.sql("SELECT count(*) FROM int_priced_usage WHERE change_id = 2") == [(1,)]
+    assert site.sql("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'int_metered_lines'") == [(0,)]
+    assert site.sql("SELECT consumer, change_id FROM int_consumed_changes ORDER BY 1") == [
+        ("priced_usage", 1), ("publish", 1)]
+    site.run()
+    assert site.sql("SELECT count(*) FROM int_priced_usage WHERE change_id = 2") == [(2,)]
+    assert site.outcomes() == {"samplehc/a.jsonl:1:0": D, "samplehc/b.jsonl:1:0": B}
+    assert_same_as_scratch(site, tmp_path / "scratch")
 
 
 def test_runs_on_one_open_connection_give_the_same_result(tmp_path):

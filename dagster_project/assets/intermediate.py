@@ -71,16 +71,8 @@ resolved_lines = _layer_asset(
     "One row per staged usage line, with re-delivery, idempotency keys, versions and status decided.",
     intermediate.resolve_events,
 )
-metered_lines = _layer_asset(
-    "metered_lines",
-    [["intermediate", "resolved_lines"]],
-    "One row per usage line, with customer, meter, metered quantity and local billing period.",
-    intermediate.meter_lines,
-)
-
-
 def _price_usage(con):
-    """Step 11, then the invoices that would not fit their columns held: both decide outcomes, so both
+    """Steps 9–11, then the invoices that would not fit their columns held: both decide outcomes, so both
     come before the priced usage's checks."""
     change = intermediate.price_usage(con)
     holds.hold_unfit_invoices(con)
@@ -89,11 +81,12 @@ def _price_usage(con):
 
 priced_usage = _layer_asset(
     "priced_usage",
-    [["intermediate", "metered_lines"]],
-    "One row per usage line of every record, with unit price, price source and final outcome.",
+    [["intermediate", "resolved_lines"]],
+    "One row per usage line of every record, with customer, meter, metered quantity, local billing period, "
+    "unit price, price source and final outcome.",
     _price_usage,
     _billing_months,
 )
 
 
-intermediate_assets = [reference_tables, resolved_lines, metered_lines, priced_usage]
+intermediate_assets = [reference_tables, resolved_lines, priced_usage]

@@ -23,7 +23,7 @@ from transforms.sql_files import read_sql
 
 LINE = "source, source_file, line_number"  # a dump line: the unit of change
 CHANGED_LINES = "changed_lines"  # temp table: the lines a consumer must redo
-CONSUMERS = ("metered_lines", "priced_usage", "publish")
+CONSUMERS = ("priced_usage", "publish")
 
 
 @dataclass(frozen=True)

@@ -26,3 +26,7 @@ CREATE TABLE IF NOT EXISTS int_consumed_changes (
 CREATE TABLE IF NOT EXISTS int_stale_periods (
     period_start DATE PRIMARY KEY
 );
+-- Metering had a table of its own before pricing took it in (`intermediate.price_usage`): a working
+-- database from then drops it, and its place in the change log.
+DROP TABLE IF EXISTS int_metered_lines;
+DELETE FROM int_consumed_changes WHERE consumer = 'metered_lines';

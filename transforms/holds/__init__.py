@@ -96,6 +96,5 @@ def _change_for_holds(con: duckdb.DuckDBPyConnection) -> int:
         return latest
     change = latest + 1
     record_change(con, change, False, latest_reference_hash(con), "hold_lines")
-    for consumer in ("metered_lines", "priced_usage"):
-        mark_applied(con, consumer, Pending(change, False))
+    mark_applied(con, "priced_usage", Pending(change, False))
     return change

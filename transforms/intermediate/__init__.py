@@ -5,7 +5,7 @@ every line that shares a re-delivery group, an idempotency key or a version key 
 (closed over those relations, so every group it touches is recomputed whole) and logs those lines as a
 change (``transforms.changes``); a first run, or reference data that differ from the last run's, is a
 full rebuild. Metering and pricing are functions of each line alone, so they redo only the changed
-lines. A line's outcome is always computed over every line it can interact with, so the result never
+lines, in one write (``price_usage``). A line's outcome is always computed over every line it can interact with, so the result never
 depends on the order or the split of the loads.
 """
 
@@ -18,7 +18,6 @@ from transforms.changes import (
     CHANGED_LINES,
     LINE,
     Pending,
-    applied_change,
     current_reference_fingerprint,
     define_input,
     delete_lines,
@@ -115,29 +114,26 @@ def _scope_new_lines(con: duckdb.DuckDBPyConnection) -> bool:
     return True
 
 
-def meter_lines(con: duckdb.DuckDBPyConnection) -> Pending | None:
-    """``int_metered_lines``: steps 9–10, the metered quantity and the local billing period."""
-    change = _pending_input(con, "metered_lines", "meter_input", "int_resolved_lines")
+def price_usage(con: duckdb.DuckDBPyConnection) -> Pending | None:
+    """``int_priced_usage``: steps 9–11 on the lines of the changes pricing has not applied; every line
+    with its final outcome. Marks its months stale.
+
+    Metering (steps 9–10: customer, meter, metered quantity, local billing period) and pricing (step 11)
+    are both functions of each line alone, so they are one write of the usage lines: metering is a view
+    (``meter_checks.sql``, ``metered_lines.sql``) that pricing reads, not a table of its own, which was a
+    full copy of every usage line written only for pricing to read it back.
+    """
+    change = _pending_input(con, "priced_usage", "meter_input", "int_resolved_lines")
     if change is None:
         return None
     con.execute(read_sql(__file__, "meter_checks.sql"))
-    with transaction(con):
-        _rewrite(con, "int_metered_lines", read_sql(__file__, "metered_lines.sql"), change.full, CHANGED_LINES)
-        mark_applied(con, "metered_lines", change)
-    return change
-
-
-def price_usage(con: duckdb.DuckDBPyConnection) -> Pending | None:
-    """``int_priced_usage``: step 11; every line with its final outcome. Marks its months stale."""
-    change = _pending_input(con, "priced_usage", "price_input", "int_metered_lines")
-    if change is None:
-        return None
-    if applied_change(con, "metered_lines") < change.change_id:
-        raise RuntimeError(f"metered lines are behind change {change.change_id}: meter the lines before pricing them")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW metered_lines AS {read_sql(__file__, 'metered_lines.sql')}")
     con.execute(read_sql(__file__, "price_lookups.sql"))
-    lookups = con.sql(f"SELECT DISTINCT {', '.join(LOOKUP)} FROM price_lookups WHERE outcome IS NULL").pl()
+    lookups = con.sql(f"SELECT DISTINCT {', '.join(LOOKUP)} FROM price_lookups").pl()
     prices = con.sql("SELECT * FROM ref_prices").pl()
-    con.register("book_prices", book_prices(lookups.lazy(), prices.lazy()).collect())
+    book = book_prices(lookups.lazy(), prices.lazy()).collect()
+    con.register("book_prices", book)
+    con.register("unpriced_lookups", lookups.join(book, on=LOOKUP, how="anti", nulls_equal=True))
     con.execute(read_sql(__file__, "priced_lines.sql"))
     with transaction(con):
         _rewrite(con, "int_priced_usage", read_sql(__file__, "priced_usage.sql"), change.full, CHANGED_LINES)
@@ -146,6 +142,7 @@ def price_usage(con: duckdb.DuckDBPyConnection) -> Pending | None:
         mark_applied(con, "priced_usage", change)
     con.execute("DROP VIEW priced_lines")
     con.unregister("book_prices")
+    con.unregister("unpriced_lookups")
     return change
 
 
@@ -161,7 +158,7 @@ def _mark_stale_periods(con: duckdb.DuckDBPyConnection, change: Pending) -> None
     changes while the reference data stay), or on a full rebuild every billed and invoiced month."""
     source = (
         "SELECT period_start FROM int_priced_usage WHERE outcome = 'billed' UNION SELECT period_start FROM invoices"
-        if change.full else "SELECT period_start FROM price_input WHERE period_start IS NOT NULL"
+        if change.full else "SELECT period_start FROM metered_lines WHERE period_start IS NOT NULL"
     )
     con.execute(f"INSERT OR IGNORE INTO int_stale_periods SELECT DISTINCT period_start FROM ({source})")
 

@@ -1,4 +1,5 @@
--- Steps 9–10 of SPEC §2 line by line: customer, meter, the metered value and its problem, if any.
+-- Steps 9–10 of SPEC §2 line by line: customer, meter, local date and billing period, the metered value
+-- and its problem, if any.
 -- A billing month is any month of years 0001–9999 (a DATE every reader handles, Python's included); only an
 -- instant within a day of the ends of RFC 3339's range, or in year 0000, can fall outside them locally
 -- (0001-01-01T00:00Z is 31 December 1 BC in New York): `invalid_value`, never a failed run.
@@ -14,11 +15,19 @@ WITH joined AS (
     LEFT JOIN ref_customer_keys k ON k.source = l.source AND k.source_customer_key = l.customer_key
     LEFT JOIN ref_customers c ON c.customer_id = k.customer_id
     LEFT JOIN ref_meters m ON m.source = l.source AND m.event_type = l.event_type
+), dated AS (
+    SELECT *,
+        timezone(timezone, occurred_at)::DATE AS local_date,
+        CASE WHEN billable_month(timezone, occurred_at) THEN billing_month(timezone, occurred_at) END AS period_start
+    FROM joined
 ), valued AS (
     SELECT *,
+        -- The day the price book is read on (step 11): the local date, or for `max` and `unique_count`
+        -- the period's first day, since one price must hold for the whole aggregate.
+        CASE WHEN aggregation IN ('max', 'unique_count') THEN period_start ELSE local_date END AS price_date,
         json_type(properties, property_path) AS value_type,
         json_extract_string(properties, property_path) AS value_text
-    FROM joined
+    FROM dated
 ), checked AS (
     SELECT *,
         CASE

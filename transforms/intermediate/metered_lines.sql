@@ -37,7 +37,5 @@ SELECT * EXCLUDE (property_path, value_type, value_text, line_problem, record_pr
         WHEN property_path IS NULL THEN 'number:' || quantity::VARCHAR
         WHEN value_type = 'VARCHAR' THEN 'string:' || value_text
         ELSE 'number:' || coalesce(to_amount(value_text)::VARCHAR, value_text) END
-    END AS distinct_value,
-    timezone(timezone, occurred_at)::DATE AS local_date,
-    CASE WHEN billable_month(timezone, occurred_at) THEN billing_month(timezone, occurred_at) END AS period_start
+    END AS distinct_value
 FROM judged

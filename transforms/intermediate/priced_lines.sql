@@ -11,5 +11,5 @@ SELECT l.* EXCLUDE (unit_price, price_date),
          ELSE b.price_model END AS price_model,
     CASE WHEN l.outcome IS NULL AND l.unit_price IS NULL THEN b.price_row_customer END AS price_row_customer,
     CASE WHEN l.outcome IS NULL AND l.unit_price IS NULL THEN b.price_row_from END AS price_row_from
-FROM price_lookups l
+FROM metered_lines l
 LEFT JOIN book_prices b USING (metric_id, customer_id, currency, price_date, period_start);

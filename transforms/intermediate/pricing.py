@@ -10,7 +10,7 @@ currency:
   price of its own.
 - Otherwise each line takes the ``per_unit`` row effective on its local date (``max`` and
   ``unique_count`` look up the period's first day, since one price must hold for the whole aggregate:
-  ``price_date`` in ``price_lookups.sql``). A tiered row that starts within a month prices from the next
+  ``price_date`` in ``meter_checks.sql``). A tiered row that starts within a month prices from the next
   month on: it is not a unit price.
 
 The book is consulted once per distinct lookup (metric, customer, currency, date, month), not once per
