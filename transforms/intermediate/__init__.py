@@ -5,8 +5,8 @@ every line that shares a re-delivery group, an idempotency key or a version key 
 (closed over those relations, so every group it touches is recomputed whole) and logs those lines as a
 change (``transforms.changes``); a first run, or reference data that differ from the last run's, is a
 full rebuild. Metering and pricing are functions of each line alone, so they redo only the changed
-lines, in one write (``price_usage``). A line's outcome is always computed over every line it can interact with, so the result never
-depends on the order or the split of the loads.
+lines, in one write (``price_usage``). A line's outcome is always computed over every line it can
+interact with, so the result never depends on the order or the split of the loads.
 """
 
 from __future__ import annotations
