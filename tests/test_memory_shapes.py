@@ -106,8 +106,8 @@ def test_out_of_memory_names_tallys_option_and_a_later_run_with_more_memory_comp
 
 
 def test_staging_stopped_part_way_resumes_after_the_last_staged_line(tmp_path, monkeypatch):
-    """Batches commit one by one in (load, file, line) order: after a failure the next staging adds only
-    the lines not staged yet, and the staging check covers the load staged in part."""
+    """A file's batches commit one by one in line order: after a failure the next staging adds only the
+    lines not staged yet, and the load staged in part is not counted as staged through."""
     from transforms.raw.load import load_raw_dir
     from transforms.staging import MODELS, common, stage_new_lines, staged_through
     from transforms.warehouse import connect_state

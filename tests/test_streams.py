@@ -1,6 +1,8 @@
-"""Staging several sources at once (transforms.staging.streams): the shipped sample dumps staged in two
-streams give the rows staging one source at a time gives, and the memory gate keeps a batch that needs all
-the memory (a line larger than a batch, a batch that ran out of memory beside another) alone."""
+"""Staging in two streams (transforms.staging.streams): the shipped sample dumps staged in segments of
+whole files side by side give the rows staging one source at a time gives, a stop in one stream leaves
+every file's staged lines a prefix that the next staging completes, and the memory gate keeps a batch
+that needs all the memory (a line larger than a batch, a batch that ran out of memory beside another)
+alone."""
 
 from __future__ import annotations
 
@@ -112,5 +114,55 @@ def test_out_of_memory_alone_is_an_error(tmp_path, monkeypatch):
         with pytest.raises(duckdb.OutOfMemoryException):
             stage_sources(con, list(MODELS.values()), batch_bytes=BATCH_BYTES)
         assert con.sql("SELECT count(*) FROM stg_tula").fetchall() == [(0,)]
+    finally:
+        con.close()
+
+
+def test_segments_are_whole_files_of_one_load_up_to_their_bytes():
+    from transforms.staging.batches import segments
+
+    def b(load, file, first, last, size):
+        return {"load_id": load, "source_file": file, "first_line": first, "last_line": last, "bytes": size}
+
+    blocks = [b(1, "a", 1, 256, 300), b(1, "a", 257, 300, 100), b(1, "b", 1, 10, 200), b(1, "c", 1, 5, 900),
+              b(1, "d", 1, 2, 100), b(2, "e", 1, 3, 50), b(2, "f", 1, 3, 50)]
+    # up to 600 bytes: a (400) and b (200) fit; c (900) is larger, a segment of its own, and d does not
+    # join it; load 2 starts a new segment
+    got = [[(x["source_file"], x["first_line"]) for x in segment] for segment in segments(blocks, 600)]
+    assert got == [[("a", 1), ("a", 257), ("b", 1)], [("c", 1)], [("d", 1)], [("e", 1), ("f", 1)]]
+
+
+def test_a_stop_in_one_stream_leaves_every_file_a_prefix_that_the_next_staging_completes(
+        tmp_path, monkeypatch, one_at_a_time):
+    """The second batch of one tula file fails after its first committed; the other stream ends the segment it
+    is staging. Each file's staged lines are then its first lines (its lines up to its last staged
+    line), and staging again adds exactly the rest."""
+    con = loaded(tmp_path / "two")
+    failing = "tula/2026-10/part-1.jsonl"  # 11 lines of about 470 bytes: two to a batch
+    real = common._stage_batch
+
+    def stage_batch(con, model, batch):
+        time.sleep(0.01)
+        if batch.first_file == failing and batch.first_line == 3:
+            raise RuntimeError("stopped")
+        return real(con, model, batch)
+
+    monkeypatch.setattr(common, "_stage_batch", stage_batch)
+    try:
+        with pytest.raises(RuntimeError, match="stopped"):
+            stage_sources(con, list(MODELS.values()), batch_bytes=BATCH_BYTES)
+        for model in MODELS.values():
+            raw = con.sql(f"SELECT source_file, line_number FROM raw_{model.source} ORDER BY ALL").fetchall()
+            done = set(con.sql(f"SELECT DISTINCT source_file, line_number FROM {model.table}").fetchall())
+            for file in {f for f, _ in raw}:
+                lines = [n for f, n in raw if f == file]
+                staged_lines = [n for n in lines if (file, n) in done]
+                assert staged_lines == lines[:len(staged_lines)], file
+        partial = con.sql(f"SELECT DISTINCT line_number FROM stg_tula WHERE source_file = '{failing}' ORDER BY 1")
+        assert partial.fetchall() == [(1,), (2,)]
+        monkeypatch.setattr(common, "_stage_batch", real)
+        added = stage_sources(con, list(MODELS.values()), batch_bytes=BATCH_BYTES)
+        assert added["tula"].after == 0 and added["tula"].lines > 0
+        assert staged(con) == one_at_a_time
     finally:
         con.close()

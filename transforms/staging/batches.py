@@ -4,14 +4,17 @@ A load can hold millions of lines, and one paygentic line can hold 1000 events a
 vendor models expand each line into its events and properties. Staged in one statement, a large load
 needed many times its size in memory. Batches are whole lines of one load in (source_file,
 line_number) order, cut from blocks of up to 256 lines by their bytes (``pending.sql``; a block larger
-than a batch is cut line by line), each inserted and committed on its own, so a run that stops part-way leaves a prefix staged and
-the next run resumes after the last staged line: no line is staged twice or skipped.
+than a batch is cut line by line), each inserted and committed on its own. Whole files are grouped into
+segments (``segments``), the unit one stream stages in order: a run that stops part-way leaves each
+file's staged lines a prefix of it, and the next run resumes every file after its last staged line
+(``pending_files.sql``): no line is staged twice or skipped.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from itertools import groupby
 from dataclasses import dataclass, field
 
 import duckdb
@@ -36,24 +39,6 @@ _UNITS = {"bytes": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 <
           "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 
 
-@dataclass(frozen=True)
-class Cursor:
-    """The last staged line (all lines before it in staging order are staged too)."""
-
-    load_id: int = 0
-    source_file: str = ""
-    line_number: int = 0
-
-    def params(self) -> dict:
-        """The parameters of ``pending.sql``."""
-        return {"load_id": self.load_id, "source_file": self.source_file, "line_number": self.line_number}
-
-    def staged_through(self, first_pending_load: int | None) -> int:
-        """The newest load all of whose lines are staged, given the oldest load with a line after this
-        cursor (a load that a stopped run staged in part is not through)."""
-        return self.load_id if first_pending_load is None else min(self.load_id, first_pending_load - 1)
-
-
 def default_batch_bytes(con: duckdb.DuckDBPyConnection) -> int:
     """A share of the connection's memory limit: a smaller limit stages smaller batches, slower but whole."""
     limit = _memory_limit(con)
@@ -74,31 +59,36 @@ def _memory_limit(con: duckdb.DuckDBPyConnection) -> int | None:
     return int(float(match[1]) * _UNITS[match[2].lower()])
 
 
-def last_staged(con: duckdb.DuckDBPyConnection, staged_table: str) -> Cursor:
-    row = con.sql(f"""SELECT load_id, source_file, line_number FROM {staged_table}
-                      WHERE load_id = (SELECT max(load_id) FROM {staged_table})
-                      ORDER BY source_file DESC, line_number DESC LIMIT 1""").fetchall()
-    return Cursor(*row[0]) if row else Cursor()
-
-
-def pending_blocks(con: duckdb.DuckDBPyConnection, cursor: Cursor, batch_bytes: int) -> Iterator[dict]:
-    """The lines of the view ``raw_source`` after ``cursor``, as blocks of consecutive lines of
-    one file (load_id, source_file, first_line, last_line, bytes) in staging order; a block larger than
-    ``batch_bytes`` comes line by line."""
-    blocks = con.sql(read_sql(__file__, "pending.sql"), params=cursor.params()).pl()
-    for block in blocks.iter_rows(named=True):
+def pending_blocks(con: duckdb.DuckDBPyConnection, batch_bytes: int) -> list[dict]:
+    """The lines of the view ``raw_source`` after the last staged line of their file (the temp table
+    ``pending_files``), as blocks of consecutive lines of one file (load_id, source_file, first_line,
+    last_line, bytes) in staging order; a block larger than ``batch_bytes`` comes line by line."""
+    blocks = []
+    for block in con.sql(read_sql(__file__, "pending.sql")).pl().iter_rows(named=True):
         if block["bytes"] <= batch_bytes or block["first_line"] == block["last_line"]:
-            yield block
+            blocks.append(block)
         else:
-            yield from con.sql(read_sql(__file__, "line_bytes.sql"), params={
+            blocks += con.sql(read_sql(__file__, "line_bytes.sql"), params={
                 k: block[k] for k in ("load_id", "source_file", "first_line", "last_line")}).pl().iter_rows(named=True)
+    return blocks
 
 
-def first_pending_load(con: duckdb.DuckDBPyConnection, cursor: Cursor) -> int | None:
-    """The oldest load with a line of the view ``raw_source`` after ``cursor`` (None if none), from the
-    lines ``pending.sql`` finds; DuckDB drops its unused byte totals, so no envelope is read."""
-    return con.sql(f"SELECT min(load_id) FROM ({read_sql(__file__, 'pending.sql')})",
-                   params=cursor.params()).fetchall()[0][0]
+def segments(blocks: Iterable[dict], segment_bytes: int) -> Iterator[list[dict]]:
+    """Consecutive blocks of whole files of one load, grouped up to ``segment_bytes`` (a larger file is a
+    segment of its own): what one stream stages, batch after batch. A file is never split over two
+    segments, so its staged lines stay a prefix of it whatever the streams do side by side."""
+    segment: list[dict] = []
+    total = 0
+    for (load_id, _), file in groupby(blocks, key=lambda block: (block["load_id"], block["source_file"])):
+        blocks_of_file = list(file)
+        size = sum(block["bytes"] for block in blocks_of_file)
+        if segment and (load_id != segment[0]["load_id"] or total + size > segment_bytes):
+            yield segment
+            segment, total = [], 0
+        segment += blocks_of_file
+        total += size
+    if segment:
+        yield segment
 
 
 @dataclass(frozen=True)

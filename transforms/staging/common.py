@@ -5,7 +5,7 @@ being staged) that returns, per usage line, the columns of ``STAGED_TABLE_COLUMN
 take their defaults) plus ``problem`` (``"<reason>: <detail>"`` for steps 1–4 of SPEC §2, NULL when
 the record passes). Staging is a pure
 function of each raw line, so it runs once per line, over the lines not yet staged, in batches bounded
-by their bytes (``batches``), several sources at once (``streams``).
+by their bytes (``batches``), in segments of whole files staged side by side (``streams``).
 """
 
 from __future__ import annotations
@@ -94,25 +94,50 @@ class Staged(NamedTuple):
     after: int
 
 
-def stage_pending(con: duckdb.DuckDBPyConnection, model: VendorModel, batch_bytes: int, gate: MemoryGate) -> Staged:
-    """Stage the model's raw lines not staged yet (``staging_settings`` in force), in batches of about
-    ``batch_bytes`` of raw lines, each its own INSERT and commit, each let through by ``gate``."""
-    cursor = batches.last_staged(con, model.table)
-    with _raw_source(con, model):
-        # Cut whole before staging starts: cutting reads `raw_source`, which a window points elsewhere.
-        pending = list(batches.pack(batches.pending_blocks(con, cursor, batch_bytes), batch_bytes))
-        lines = sum(_stage_window(con, model, window, batch_bytes, gate)
-                    for window in batches.windows(pending, batch_bytes, WINDOW_BATCHES, VECTOR_LINES))
-    return Staged(lines, cursor.staged_through(pending[0].load_id if pending else None))
+@dataclass(frozen=True)
+class Segment:
+    """Batches of whole files of one source's load (``batches.segments``), staged in order on one stream."""
+
+    model: VendorModel
+    batches: list[batches.Batch]
+
+    @property
+    def bytes(self) -> int:
+        return sum(batch.bytes for batch in self.batches)
 
 
-def pending_bytes(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
-    """The dump bytes of the model's loads after the newest one staged (a load staged in part is not
-    counted): which source has the most to stage. A guess for ordering only, so it reads no raw lines
-    (finding the pending lines scans them: about 0.1 s a source at 10M records, in every run)."""
-    return con.sql(f"""SELECT coalesce(sum(byte_size), 0) FROM raw_files
-                       WHERE source = ? AND load_id > (SELECT coalesce(max(load_id), 0) FROM {model.table})""",
-                   params=[model.source]).fetchall()[0][0]
+class Pending(NamedTuple):
+    """One source's raw lines not staged yet, as blocks (``batches.pending_blocks``), and the newest load
+    that is staged whole (``staged_through``)."""
+
+    model: VendorModel
+    blocks: list[dict]
+    after: int
+
+    @property
+    def bytes(self) -> int:
+        return sum(block["bytes"] for block in self.blocks)
+
+    def segments(self, batch_bytes: int, segment_bytes: int) -> list[Segment]:
+        return [Segment(self.model, list(batches.pack(blocks, batch_bytes)))
+                for blocks in batches.segments(self.blocks, segment_bytes)]
+
+
+def pending(con: duckdb.DuckDBPyConnection, model: VendorModel, batch_bytes: int) -> Pending:
+    """The model's raw lines not staged yet (cut whole before staging starts: cutting reads
+    ``raw_source``, which a window points elsewhere)."""
+    with _pending_files(con, model):
+        any_pending = con.sql("SELECT count(*) FROM pending_files").fetchall()[0][0] > 0
+        blocks = batches.pending_blocks(con, batch_bytes) if any_pending else []
+        return Pending(model, blocks, _staged_through(con, model))
+
+
+def stage_segment(con: duckdb.DuckDBPyConnection, segment: Segment, batch_bytes: int, gate: MemoryGate) -> int:
+    """Stage a segment's batches in order (``staging_settings`` in force), each its own INSERT and
+    commit, each let through by ``gate``; returns the usage lines added."""
+    with _raw_source(con, segment.model):
+        return sum(_stage_window(con, segment.model, window, batch_bytes, gate)
+                   for window in batches.windows(segment.batches, batch_bytes, WINDOW_BATCHES, VECTOR_LINES))
 
 
 def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
@@ -126,9 +151,28 @@ def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 def staged_through(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
     """The newest load all of whose lines are staged: what staging adds next lies above it (a load that
     a stopped run staged in part is not through)."""
-    cursor = batches.last_staged(con, model.table)
+    with _pending_files(con, model):
+        return _staged_through(con, model)
+
+
+def _staged_through(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
+    newest, first_pending = con.sql(f"""SELECT (SELECT coalesce(max(load_id), 0) FROM {model.table}),
+                                               (SELECT min(load_id) FROM pending_files)""").fetchall()[0]
+    return newest if first_pending is None else min(newest, first_pending - 1)
+
+
+@contextmanager
+def _pending_files(con: duckdb.DuckDBPyConnection, model: VendorModel) -> Iterator[None]:
+    """The temp table ``pending_files`` of the model's source (``pending_files.sql``), while ``raw_source``
+    points at its raw table."""
     with _raw_source(con, model):
-        return cursor.staged_through(batches.first_pending_load(con, cursor))
+        con.execute(f"CREATE OR REPLACE TEMP VIEW staged_source AS SELECT * FROM {model.table}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE pending_files AS {read_sql(__file__, 'pending_files.sql')}")
+        try:
+            yield
+        finally:
+            con.execute("DROP TABLE pending_files")
+            con.execute("DROP VIEW staged_source")
 
 
 @contextmanager

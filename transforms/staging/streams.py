@@ -1,11 +1,13 @@
-"""Staging every source at once: the sources are staged in two streams, each on a DuckDB cursor of its own.
+"""Staging every source at once: segments of whole files are staged in two streams, each on a DuckDB
+cursor of its own.
 
-A source's batches are staged one after another (``common.stage_pending``): each commits on its own, and
-a run that stops part-way resumes after the last staged line, so one source cannot be split over
-streams. But the sources are independent, and one batch keeps a core and a half busy at best (a batch
-of paygentic's few long lines is parsed on one thread), so two sources staged side by side use the
-machine's cores. The largest pending source is staged first; a stream takes the next source when it is
-done with one.
+A segment's batches are staged one after another (``common.stage_segment``), each committing on its
+own; a file is never split over two segments, so a run that stops part-way leaves each file's staged
+lines a prefix of it, and the next resumes every file where it stopped (``pending_files.sql``). One batch
+keeps a core and a half busy at best (a batch of paygentic's few long lines is parsed on one thread), so
+two segments staged side by side use the machine's cores. Segments are a share of all the pending
+bytes, so that the largest source is spread over both streams rather than left to one at the end; the
+largest is staged first, and a stream takes the next segment when it is done with one.
 
 Two batches side by side need more memory than one: a batch is sized for one at a time (a share of
 DuckDB's memory limit, ``batches.default_batch_bytes``). The ``MemoryGate`` keeps the bound: a batch of
@@ -28,6 +30,11 @@ import duckdb
 from transforms.staging import batches, common
 
 STREAMS = 2
+# Segments are at least this many batches (fewer, and a segment's last, partial batch costs more than the
+# balance gains) and otherwise a share of all the pending bytes: a stream's share in this many segments,
+# so that the one a stream stages alone at the end is small.
+MIN_SEGMENT_BATCHES = 4
+SEGMENTS_PER_STREAM = 8
 T = TypeVar("T")
 
 
@@ -91,12 +98,16 @@ def stage_sources(con: duckdb.DuckDBPyConnection, models: list[common.VendorMode
                   streams: int = STREAMS) -> dict[str, common.Staged]:
     """Stage the raw lines not staged yet of every model's source, in batches of about ``batch_bytes``
     of raw lines (default: a share of DuckDB's memory limit), each its own INSERT and commit, in up to
-    ``streams`` sources at once; returns what was staged per source (``common.Staged``). An error in one stream stops
-    the others after their current source, and is raised."""
+    ``streams`` segments at once; returns what was staged per source (``common.Staged``). An error in one
+    stream stops the others after their current segment, and is raised."""
     batch_bytes = batch_bytes or batches.default_batch_bytes(con)
-    queue = deque(sorted(models, key=lambda model: common.pending_bytes(con, model), reverse=True))
+    pending = [common.pending(con, model, batch_bytes) for model in models]
+    share = sum(p.bytes for p in pending) // (streams * SEGMENTS_PER_STREAM)
+    segment_bytes = max(MIN_SEGMENT_BATCHES * batch_bytes, share)
+    queue = deque(sorted((segment for p in pending for segment in p.segments(batch_bytes, segment_bytes)),
+                         key=lambda segment: segment.bytes, reverse=True))
     gate = MemoryGate(max(1, min(streams, len(queue))))
-    staged: dict[str, common.Staged] = {}
+    added = dict.fromkeys((p.model.source for p in pending), 0)
     taking, failed = threading.Lock(), threading.Event()
 
     def stream(cur: duckdb.DuckDBPyConnection) -> None:
@@ -105,12 +116,14 @@ def stage_sources(con: duckdb.DuckDBPyConnection, models: list[common.VendorMode
                 with taking:
                     if not queue or failed.is_set():
                         return
-                    model = queue.popleft()
+                    segment = queue.popleft()
                 try:
-                    staged[model.source] = common.stage_pending(cur, model, batch_bytes, gate)
+                    lines = common.stage_segment(cur, segment, batch_bytes, gate)
                 except BaseException:
                     failed.set()
                     raise
+                with taking:
+                    added[segment.model.source] += lines
 
     with common.staging_settings(con):
         # A connection is used by one thread at a time: each stream's is opened here, before they start.
@@ -118,4 +131,4 @@ def stage_sources(con: duckdb.DuckDBPyConnection, models: list[common.VendorMode
         with ThreadPoolExecutor(gate.streams) as pool:
             for done in [pool.submit(stream, cur) for cur in cursors]:
                 done.result()
-    return staged
+    return {p.model.source: common.Staged(added[p.model.source], p.after) for p in pending}
