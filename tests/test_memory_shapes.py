@@ -291,3 +291,42 @@ def test_staging_in_windows_of_small_batches_gives_the_rows_of_one_batch(tmp_pat
     reasons = {(row[0], row[1]): row[6] for row in staged[0]}
     assert reasons[(F, 3)] == "invalid_json" and reasons[(F, 7)] == "invalid_json"
     assert len({line for line in reasons}) == 13
+
+
+def test_a_window_read_beside_another_stream_that_runs_out_of_memory_is_read_again_alone(tmp_path):
+    """Two streams may read windows of paygentic's long lines side by side: the read of a window goes
+    through the memory gate like each of its batches, so running out of memory there is retried alone
+    rather than stopping staging. Every gated piece of work here fails once beside the other stream."""
+    from transforms.raw.load import load_raw_dir
+    from transforms.staging import MODELS, common, streams
+    from transforms.warehouse import connect_state
+
+    class FailingOnce(streams.MemoryGate):
+        def __init__(self) -> None:
+            super().__init__(2)
+            self.runs: list[bool] = []
+
+        def stage(self, work, alone):
+            def fails_first(attempt=iter([True, False])):
+                self.runs.append(alone)
+                if next(attempt):
+                    raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block")
+                return work()
+            return super().stage(fails_first, alone)
+
+    raw = tmp_path / "raw"
+    write_dump(raw, F, [batch(events(3, f"a{n}", padding=400)) for n in range(6)])
+    con = connect_state(tmp_path / "w.duckdb")
+    try:
+        load_raw_dir(con, raw)
+        model, gate, batch_bytes = MODELS["paygentic"], FailingOnce(), 2500  # a line is about 1.6 kB
+        [segment] = common.pending(con, model, batch_bytes).segments(batch_bytes, 1 << 30)
+        windows = list(common.batches.windows(segment.batches, batch_bytes, common.WINDOW_BATCHES, 2048))
+        assert len(windows) < len(segment.batches)  # some window holds several batches
+        with common.staging_settings(con):
+            added = common.stage_segment(con, segment, batch_bytes, gate)
+        reads = sum(1 for window in windows if len(window) > 1)
+        assert gate.runs == [False, False] * (reads + len(segment.batches))  # each failed once, then ran again
+        assert added == con.sql("SELECT count(*) FROM stg_paygentic").fetchall()[0][0] == 6 * 3 * 2
+    finally:
+        con.close()

@@ -105,7 +105,7 @@ def test_a_batch_out_of_memory_beside_another_is_staged_again_alone(tmp_path, mo
 
 def test_out_of_memory_alone_is_an_error(tmp_path, monkeypatch):
     """Alone, a batch has all the memory there is: running out again is raised (and nothing of the batch is
-    kept), and the stream beside it stops after its current source."""
+    kept), and the stream beside it stops after its current segment."""
     con = loaded(tmp_path / "two")
     first: dict = {}
     Watched(monkeypatch, fail=lambda model, batch, attempts: (

@@ -196,14 +196,15 @@ WINDOW_BATCHES = 4
 
 def _stage_window(con: duckdb.DuckDBPyConnection, model: VendorModel, window: list[batches.Batch],
                   batch_bytes: int, gate: MemoryGate) -> int:
-    """Stage a window's batches one by one, from a copy of the window's raw lines when it holds several."""
+    """Stage a window's batches one by one, from a copy of the window's raw lines when it holds several
+    (read through ``gate`` too: beside another stream's window and batch it may not fit)."""
     def stage(batch: batches.Batch) -> int:
         return gate.stage(lambda: _stage_batch(con, model, batch), alone=batch.needs_all_memory(batch_bytes))
 
     if len(window) == 1:
         return stage(window[0])
-    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_window AS {read_sql(__file__, 'raw_batch.sql')}",
-                batches.span(window).params())
+    gate.stage(lambda: con.execute(f"CREATE OR REPLACE TEMP TABLE raw_window AS {read_sql(__file__, 'raw_batch.sql')}",
+                                   batches.span(window).params()), alone=False)
     _point_raw_source(con, "raw_window")
     try:
         return sum(stage(batch) for batch in window)
