@@ -299,6 +299,7 @@ def test_a_window_read_beside_another_stream_that_runs_out_of_memory_is_read_aga
     rather than stopping staging. Every gated piece of work here fails once beside the other stream."""
     from transforms.raw.load import load_raw_dir
     from transforms.staging import MODELS, common, streams
+    from transforms.staging.pending import pending_lines
     from transforms.warehouse import connect_state
 
     class FailingOnce(streams.MemoryGate):
@@ -320,7 +321,7 @@ def test_a_window_read_beside_another_stream_that_runs_out_of_memory_is_read_aga
     try:
         load_raw_dir(con, raw)
         model, gate, batch_bytes = MODELS["paygentic"], FailingOnce(), 2500  # a line is about 1.6 kB
-        [segment] = common.pending(con, model, batch_bytes).segments(batch_bytes, 1 << 30)
+        [segment] = pending_lines(con, model, batch_bytes).segments(batch_bytes, 1 << 30)
         windows = list(common.batches.windows(segment.batches, batch_bytes, common.WINDOW_BATCHES, 2048))
         assert len(windows) < len(segment.batches)  # some window holds several batches
         with common.staging_settings(con):

@@ -28,6 +28,7 @@ from typing import TypeVar
 import duckdb
 
 from transforms.staging import batches, common
+from transforms.staging.pending import pending_lines
 
 STREAMS = 2
 # Segments are at least this many batches (fewer, and a segment's last, partial batch costs more than the
@@ -101,7 +102,7 @@ def stage_sources(con: duckdb.DuckDBPyConnection, models: list[common.VendorMode
     ``streams`` segments at once; returns what was staged per source (``common.Staged``). An error in one
     stream stops the others after their current segment, and is raised."""
     batch_bytes = batch_bytes or batches.default_batch_bytes(con)
-    pending = [common.pending(con, model, batch_bytes) for model in models]
+    pending = [pending_lines(con, model, batch_bytes) for model in models]
     share = sum(p.bytes for p in pending) // (streams * SEGMENTS_PER_STREAM)
     segment_bytes = max(MIN_SEGMENT_BATCHES * batch_bytes, share)
     queue = deque(sorted((segment for p in pending for segment in p.segments(batch_bytes, segment_bytes)),
