@@ -52,22 +52,24 @@ def pending_lines(con: duckdb.DuckDBPyConnection, model: VendorModel, batch_byte
     """The model's raw lines not staged yet (cut whole before staging starts: cutting reads
     ``raw_source``, which a window points elsewhere)."""
     with _pending_files(con, model):
-        any_pending = con.sql("SELECT count(*) FROM pending_files").fetchall()[0][0] > 0
-        blocks = batches.pending_blocks(con, batch_bytes) if any_pending else []
-        return Pending(model, blocks, _staged_through(con, model))
+        after, any_pending = _staged_through(con, model)
+        return Pending(model, batches.pending_blocks(con, batch_bytes) if any_pending else [], after)
 
 
 def staged_through(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
     """The newest load all of whose lines are staged: what staging adds next lies above it (a load that
     a stopped run staged in part is not through)."""
     with _pending_files(con, model):
-        return _staged_through(con, model)
+        return _staged_through(con, model)[0]
 
 
-def _staged_through(con: duckdb.DuckDBPyConnection, model: VendorModel) -> int:
+def _staged_through(con: duckdb.DuckDBPyConnection, model: VendorModel) -> tuple[int, bool]:
+    """``staged_through``, and whether any line is pending, from ``pending_files``."""
     newest, first_pending = con.sql(f"""SELECT (SELECT coalesce(max(load_id), 0) FROM {model.table}),
                                                (SELECT min(load_id) FROM pending_files)""").fetchall()[0]
-    return newest if first_pending is None else min(newest, first_pending - 1)
+    if first_pending is None:
+        return newest, False
+    return min(newest, first_pending - 1), True
 
 
 @contextmanager
