@@ -91,6 +91,33 @@ def test_a_small_memory_limit_stages_multi_megabyte_lines_in_batches(tmp_path):
     assert published(tmp_path, OUTCOMES) == [("billed", None, 4000)]
 
 
+def test_one_source_larger_than_a_segment_is_staged_by_both_streams_and_bills_whole(tmp_path, monkeypatch):
+    """At 80MB a staging batch holds up to 2.5 MB of raw lines and a segment at least four batches (10
+    MB): three paygentic files of about 10 MB each are three segments, which both streams stage side by
+    side under the memory gate, through the Dagster run `tally run` makes, and every record bills once."""
+    import threading
+
+    from transforms.staging import common
+
+    for f in range(3):
+        write_dump(tmp_path / "raw", f"paygentic/part-{f}.jsonl",
+                   [batch(events(100, f"f{f}l{n}", tokens=3, padding=5000)) for n in range(20)])
+    assert all((tmp_path / "raw" / f"paygentic/part-{f}.jsonl").stat().st_size > 10_000_000 for f in range(3))
+    real, threads = common._stage_batch, set()
+
+    def stage_batch(con, model, segment_batch):
+        threads.add(threading.get_ident())
+        return real(con, model, segment_batch)
+
+    monkeypatch.setattr(common, "_stage_batch", stage_batch)
+    run(tmp_path, memory_limit="80MB")
+    assert len(threads) == 2
+    # tokens 3 files x 20 lines x 100 events x 3 = 18000 x 0.002 = 36.00; requests 6000 x 1 = 6000.00
+    assert published(tmp_path, INVOICE) == [("INV-202610-c_usd", Decimal("6036.00"), 2, 6000)]
+    records = "SELECT outcome, count(DISTINCT (source_file, line_number, record_index)) FROM usage_events GROUP BY 1"
+    assert published(tmp_path, records) == [("billed", 6000)]
+
+
 def test_out_of_memory_names_tallys_option_and_a_later_run_with_more_memory_completes(tmp_path):
     from dagster_project.runner import RunFailed
 
