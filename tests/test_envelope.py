@@ -60,6 +60,21 @@ def test_lines_that_are_not_strict_json_objects_are_invalid_json(tmp_path):
     assert totals(r) == {("c_usd", "2026-10-01"): Decimal("2.50")}
 
 
+def test_a_line_shaped_like_an_object_that_is_not_json_is_judged_alone_in_its_batch(tmp_path):
+    """Lines that start with { and end with } are taken for JSON until the model meets one that is not;
+    a batch whose only bad lines are such (no truncated line to find as the batch is read) is judged
+    again line by line, and its good lines are billed once."""
+    head = '{"receivedAt": "2026-10-03T12:00:00Z", "account": "org_usd", '
+    bad = [head + "'body': {}}", head + '"body": {"eventSlug": "claim-check", "quantity": 01}}']
+    write_dump(tmp_path / "raw", "samplehc/shaped.jsonl", [claim(1), *bad, claim(2, "2026-10-03T12:00:02Z")])
+
+    r = run(tmp_path)
+
+    assert outcomes_of(r, "samplehc/shaped.jsonl") == [
+        ("billed", None), ("quarantined", "invalid_json"), ("quarantined", "invalid_json"), ("billed", None)]
+    assert totals(r) == {("c_usd", "2026-10-01"): Decimal("1.50")}
+
+
 def test_received_at_must_be_an_rfc3339_instant(tmp_path):
     invalid = [
         None,                              # missing

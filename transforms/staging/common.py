@@ -155,7 +155,7 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batc
     the lenient-JSON check and the model each read them, and a read of the raw table decompresses more
     than the batch.
 
-    Most batches hold only JSON lines, so the model first runs as if all were (``json_ok``); when it
+    The model runs once as if every line that may be JSON were (``json_ok``, ``_MAYBE_JSON``); when it
     meets a line that is not, nothing was inserted, the lines are judged by ``json_valid`` in a
     statement of their own, and the model runs again."""
     parts = _batch_parts(con)
@@ -190,6 +190,9 @@ def _settings(con: duckdb.DuckDBPyConnection, **values) -> Iterator[None]:
             con.execute(f"SET {name} = ?", [value])
 
 
+# A line not shaped {…} (most lines that are not JSON: truncated ones) is judged by json_valid as it is
+# read, so that it does not make the model run twice over its batch. A CASE: DuckDB computes both sides of an OR.
+_MAYBE_JSON = "CASE WHEN starts_with(envelope, '{') AND ends_with(envelope, '}') THEN true ELSE json_valid(envelope) END"
 VECTOR_LINES = 2048  # a part of fewer lines than a DuckDB vector is not worth a thread
 
 
@@ -206,7 +209,7 @@ def _read_batch(con: duckdb.DuckDBPyConnection, batch: batches.Batch, parts: lis
     ``preserve_insertion_order`` off). A batch of a few long lines (paygentic's) stays whole: its events
     are spread over the threads later in the model, and copying its megabytes of lines cost more than
     the split saved."""
-    lines = con.execute(f"CREATE OR REPLACE TEMP TABLE {parts[0]} AS SELECT *, true AS json_ok "
+    lines = con.execute(f"CREATE OR REPLACE TEMP TABLE {parts[0]} AS SELECT *, {_MAYBE_JSON} AS json_ok "
                         f"FROM ({read_sql(__file__, 'raw_batch.sql')})", batch.params()).fetchall()[0][0]
     dealt = parts if lines >= VECTOR_LINES * len(parts) else parts[:1]
     for k, part in enumerate(dealt[1:], start=1):
