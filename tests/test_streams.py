@@ -103,13 +103,28 @@ def test_a_batch_out_of_memory_beside_another_is_staged_again_alone(tmp_path, mo
         con.close()
 
 
-def test_out_of_memory_alone_is_an_error(tmp_path, monkeypatch):
-    """Alone, a batch has all the memory there is: running out again is raised (and nothing of the batch is
+def test_a_batch_out_of_memory_alone_is_staged_in_halves_down_to_a_line(tmp_path, monkeypatch, one_at_a_time):
+    """Alone, a batch has all the memory there is; one of several lines that still runs out is staged in
+    halves, each its own batch, in line order, down to single lines: the rows are those of one batch."""
+    con = loaded(tmp_path / "two")
+    watched = Watched(monkeypatch, fail=lambda model, batch, attempts: model.source == "tula" and batch.lines > 1)
+    try:
+        stage_sources(con, list(MODELS.values()), batch_bytes=8 * BATCH_BYTES)  # a dozen tula lines a batch
+        assert staged(con) == one_at_a_time
+        tula = [batch for source, batch, _ in watched.seen if source == "tula"]
+        assert any(batch.lines > 2 for batch in tula)  # split more than once
+        staged_lines = [(b.first_file, b.first_line) for b in dict.fromkeys(tula) if b.lines == 1]
+        assert staged_lines == sorted(staged_lines)  # a stream stages each file's lines in order
+        assert len(staged_lines) == con.sql("SELECT count(*) FROM raw_tula").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def test_a_line_out_of_memory_alone_is_an_error(tmp_path, monkeypatch):
+    """A line that does not fit alone cannot be split: the error is raised (and nothing of its batch is
     kept), and the stream beside it stops after its current segment."""
     con = loaded(tmp_path / "two")
-    first: dict = {}
-    Watched(monkeypatch, fail=lambda model, batch, attempts: (
-        model.source == "tula" and first.setdefault(model.source, batch) == batch))
+    Watched(monkeypatch, fail=lambda model, batch, attempts: model.source == "tula")
     try:
         with pytest.raises(duckdb.OutOfMemoryException):
             stage_sources(con, list(MODELS.values()), batch_bytes=BATCH_BYTES)

@@ -132,6 +132,23 @@ def pack(blocks: Iterable[dict], batch_bytes: int) -> Iterator[Batch]:
         yield _batch(packed)
 
 
+def halves(con: duckdb.DuckDBPyConnection, batch: Batch) -> list[Batch]:
+    """The lines of ``batch`` (read from ``raw_source``) as two batches of about half its bytes each, in
+    line order; none for a batch of one line. A batch that ran out of memory alone is staged in halves
+    (``common._stage_window``): a batch is sized by its bytes, and what staging them needs varies with
+    their shape and with what DuckDB's threads hold at once."""
+    lines = con.sql(f"SELECT load_id, source_file, line_number AS first_line, line_number AS last_line, "
+                    f"strlen(envelope)::BIGINT AS bytes FROM ({read_sql(__file__, 'raw_batch.sql')}) "
+                    "ORDER BY source_file, line_number", params=batch.params()).pl().to_dicts()
+    if len(lines) < 2:
+        return []
+    half, total, cut = sum(line["bytes"] for line in lines) / 2, 0, 1
+    while cut < len(lines) - 1 and total + lines[cut - 1]["bytes"] < half:
+        total += lines[cut - 1]["bytes"]
+        cut += 1
+    return [_batch(lines[:cut]), _batch(lines[cut:])]
+
+
 def windows(batches: Iterable[Batch], batch_bytes: int, per_window: int, short: int) -> Iterator[list[Batch]]:
     """Consecutive batches of one load, each of fewer than ``short`` lines and at most ``batch_bytes``,
     grouped up to ``per_window`` batches' bytes; any other batch (of many lines, or of one line larger

@@ -133,9 +133,16 @@ WINDOW_BATCHES = 4
 def _stage_window(con: duckdb.DuckDBPyConnection, model: VendorModel, window: list[batches.Batch],
                   batch_bytes: int, gate: MemoryGate) -> int:
     """Stage a window's batches one by one, from a copy of the window's raw lines when it holds several
-    (read through ``gate`` too: beside another stream's window and batch it may not fit)."""
+    (read through ``gate`` too: beside another stream's window and batch it may not fit). A batch of
+    several lines that runs out of memory even alone is staged in halves (``batches.halves``), down to
+    a line: only a line that does not fit alone is an error."""
     def stage(batch: batches.Batch) -> int:
-        return gate.stage(lambda: _stage_batch(con, model, batch), alone=batch.needs_all_memory(batch_bytes))
+        try:
+            return gate.stage(lambda: _stage_batch(con, model, batch), alone=batch.needs_all_memory(batch_bytes))
+        except duckdb.OutOfMemoryException:  # alone too: its halves in order, each its own batch
+            if not (halves := batches.halves(con, batch)):
+                raise
+            return sum(stage(half) for half in halves)
 
     if len(window) == 1:
         return stage(window[0])

@@ -13,7 +13,7 @@ Two batches side by side need more memory than one: a batch is sized for one at 
 DuckDB's memory limit, ``batches.default_batch_bytes``). The ``MemoryGate`` keeps the bound: a batch of
 a line larger than a batch (which needs all the memory a batch may have) is staged alone, and a batch
 that runs out of memory beside another is staged again alone (its INSERT is one transaction: nothing of
-it was kept).
+it was kept); one of several lines that runs out alone too is staged in halves (``common._stage_window``).
 """
 
 from __future__ import annotations
