@@ -98,7 +98,7 @@ class Staged(NamedTuple):
 def stage_segment(con: duckdb.DuckDBPyConnection, segment: Segment, batch_bytes: int, gate: MemoryGate) -> int:
     """Stage a segment's batches in order (``staging_settings`` in force), each its own INSERT and
     commit, each let through by ``gate``; returns the usage lines added."""
-    with raw_source(con, segment.model):
+    with raw_source(con, segment.model, gate):
         return sum(_stage_window(con, segment.model, window, batch_bytes, gate)
                    for window in batches.windows(segment.batches, batch_bytes, WINDOW_BATCHES, VECTOR_LINES))
 
@@ -112,13 +112,18 @@ def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 
 
 @contextmanager
-def raw_source(con: duckdb.DuckDBPyConnection, model: VendorModel) -> Iterator[None]:
-    """The view ``raw_source`` over the model's raw table, which the staging SQL files read."""
-    _point_raw_source(con, f"raw_{model.source}")
+def raw_source(con: duckdb.DuckDBPyConnection, model: VendorModel, gate: MemoryGate | None = None) -> Iterator[None]:
+    """The view ``raw_source`` over the model's raw table, which the staging SQL files read. In a stream
+    (``gate``), creating and dropping it go through the gate too: beside another stream's batch, even a
+    view may find no memory."""
+    def run(work) -> None:
+        gate.stage(work, alone=False) if gate else work()
+
+    run(lambda: _point_raw_source(con, f"raw_{model.source}"))
     try:
         yield
     finally:
-        con.execute("DROP VIEW raw_source")
+        run(lambda: con.execute("DROP VIEW raw_source"))
 
 
 def _point_raw_source(con: duckdb.DuckDBPyConnection, relation: str) -> None:
@@ -133,27 +138,33 @@ WINDOW_BATCHES = 4
 def _stage_window(con: duckdb.DuckDBPyConnection, model: VendorModel, window: list[batches.Batch],
                   batch_bytes: int, gate: MemoryGate) -> int:
     """Stage a window's batches one by one, from a copy of the window's raw lines when it holds several
-    (read through ``gate`` too: beside another stream's window and batch it may not fit). A batch of
+    (read and dropped through ``gate`` too: beside another stream's window and batch it may not fit). A batch of
     several lines that runs out of memory even alone is staged in halves (``batches.halves``), down to
     a line: only a line that does not fit alone is an error."""
     def stage(batch: batches.Batch) -> int:
         try:
             return gate.stage(lambda: _stage_batch(con, model, batch), alone=batch.needs_all_memory(batch_bytes))
         except duckdb.OutOfMemoryException:  # alone too: its halves in order, each its own batch
-            if not (halves := batches.halves(con, batch)):
+            if not (halves := gate.stage(lambda: batches.halves(con, batch), alone=False)):
                 raise
             return sum(stage(half) for half in halves)
 
     if len(window) == 1:
         return stage(window[0])
-    gate.stage(lambda: con.execute(f"CREATE OR REPLACE TEMP TABLE raw_window AS {read_sql(__file__, 'raw_batch.sql')}",
-                                   batches.span(window).params()), alone=False)
-    _point_raw_source(con, "raw_window")
+    def read_window() -> None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE raw_window AS {read_sql(__file__, 'raw_batch.sql')}",
+                    batches.span(window).params())
+        _point_raw_source(con, "raw_window")
+
+    def drop_window() -> None:
+        _point_raw_source(con, f"raw_{model.source}")
+        con.execute("DROP TABLE raw_window")
+
+    gate.stage(read_window, alone=False)
     try:
         return sum(stage(batch) for batch in window)
     finally:
-        _point_raw_source(con, f"raw_{model.source}")
-        con.execute("DROP TABLE raw_window")
+        gate.stage(drop_window, alone=False)
 
 
 def _stage_batch(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batches.Batch) -> int:
