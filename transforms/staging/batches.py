@@ -13,9 +13,10 @@ file's staged lines a prefix of it, and the next run resumes every file after it
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
-from itertools import groupby
 from dataclasses import dataclass, field
+from itertools import accumulate, groupby
 
 import duckdb
 
@@ -68,9 +69,15 @@ def pending_blocks(con: duckdb.DuckDBPyConnection, batch_bytes: int) -> list[dic
         if block["bytes"] <= batch_bytes or block["first_line"] == block["last_line"]:
             blocks.append(block)
         else:
-            blocks += con.sql(read_sql(__file__, "line_bytes.sql"), params={
-                k: block[k] for k in ("load_id", "source_file", "first_line", "last_line")}).pl().iter_rows(named=True)
+            blocks += _line_blocks(con, _batch([block]))
     return blocks
+
+
+def _line_blocks(con: duckdb.DuckDBPyConnection, batch: Batch) -> list[dict]:
+    """Each line of ``batch`` (read from ``raw_source``) as a block of its own, with its bytes, in order."""
+    return con.sql(f"SELECT load_id, source_file, line_number AS first_line, line_number AS last_line, "
+                   f"strlen(envelope)::BIGINT AS bytes FROM ({read_sql(__file__, 'raw_batch.sql')}) "
+                   "ORDER BY source_file, line_number", params=batch.params()).pl().to_dicts()
 
 
 def segments(blocks: Iterable[dict], segment_bytes: int) -> Iterator[list[dict]]:
@@ -137,15 +144,11 @@ def halves(con: duckdb.DuckDBPyConnection, batch: Batch) -> list[Batch]:
     line order; none for a batch of one line. A batch that ran out of memory alone is staged in halves
     (``common._stage_window``): a batch is sized by its bytes, and what staging them needs varies with
     their shape and with what DuckDB's threads hold at once."""
-    lines = con.sql(f"SELECT load_id, source_file, line_number AS first_line, line_number AS last_line, "
-                    f"strlen(envelope)::BIGINT AS bytes FROM ({read_sql(__file__, 'raw_batch.sql')}) "
-                    "ORDER BY source_file, line_number", params=batch.params()).pl().to_dicts()
+    lines = _line_blocks(con, batch)
     if len(lines) < 2:
         return []
-    half, total, cut = sum(line["bytes"] for line in lines) / 2, 0, 1
-    while cut < len(lines) - 1 and total + lines[cut - 1]["bytes"] < half:
-        total += lines[cut - 1]["bytes"]
-        cut += 1
+    sizes = list(accumulate(line["bytes"] for line in lines))
+    cut = min(max(bisect_left(sizes, sizes[-1] / 2) + 1, 1), len(lines) - 1)  # the first lines to reach half
     return [_batch(lines[:cut]), _batch(lines[cut:])]
 
 

@@ -117,7 +117,10 @@ def raw_source(con: duckdb.DuckDBPyConnection, model: VendorModel, gate: MemoryG
     (``gate``), creating and dropping it go through the gate too: beside another stream's batch, even a
     view may find no memory."""
     def run(work) -> None:
-        gate.stage(work, alone=False) if gate else work()
+        if gate is None:
+            work()
+        else:
+            gate.stage(work, alone=False)
 
     run(lambda: _point_raw_source(con, f"raw_{model.source}"))
     try:
@@ -138,9 +141,9 @@ WINDOW_BATCHES = 4
 def _stage_window(con: duckdb.DuckDBPyConnection, model: VendorModel, window: list[batches.Batch],
                   batch_bytes: int, gate: MemoryGate) -> int:
     """Stage a window's batches one by one, from a copy of the window's raw lines when it holds several
-    (read and dropped through ``gate`` too: beside another stream's window and batch it may not fit). A batch of
-    several lines that runs out of memory even alone is staged in halves (``batches.halves``), down to
-    a line: only a line that does not fit alone is an error."""
+    (read and dropped through ``gate`` too: beside another stream's window and batch it may not fit). A
+    batch of several lines that runs out of memory even alone is staged in halves (``batches.halves``),
+    down to a line: only a line that does not fit alone is an error."""
     def stage(batch: batches.Batch) -> int:
         try:
             return gate.stage(lambda: _stage_batch(con, model, batch), alone=batch.needs_all_memory(batch_bytes))
