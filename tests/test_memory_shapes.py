@@ -118,6 +118,29 @@ def test_one_source_larger_than_a_segment_is_staged_by_both_streams_and_bills_wh
     assert published(tmp_path, records) == [("billed", 6000)]
 
 
+def test_a_batch_that_runs_out_of_memory_alone_is_billed_whole_in_halves(tmp_path, monkeypatch):
+    """Through the Dagster run `tally run` makes: every staging batch of more than one line runs out of
+    memory, beside the other stream and alone, so each is staged in halves down to single lines; every
+    record bills once, as in a run with memory to spare."""
+    from transforms.staging import common
+
+    write_dump(tmp_path / "raw", F, [batch(events(10, f"l{n}")) for n in range(6)])
+    real, staged = common._stage_batch, []
+
+    def stage_batch(con, model, segment_batch):
+        if segment_batch.lines > 1:
+            raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate data of size 16.0 MiB")
+        staged.append(segment_batch.first_line)
+        return real(con, model, segment_batch)
+
+    monkeypatch.setattr(common, "_stage_batch", stage_batch)
+    run(tmp_path)
+    assert staged == [1, 2, 3, 4, 5, 6]  # one line at a time, in order
+    # tokens 6 lines x 10 events x 10 = 600 x 0.002 = 1.20; requests 60 x 1 = 60.00
+    assert published(tmp_path, INVOICE) == [("INV-202610-c_usd", Decimal("61.20"), 2, 60)]
+    assert published(tmp_path, OUTCOMES) == [("billed", None, 60)]
+
+
 def test_out_of_memory_names_tallys_option_and_a_later_run_with_more_memory_completes(tmp_path):
     from dagster_project.runner import RunFailed
 
