@@ -120,6 +120,29 @@ def test_a_batch_out_of_memory_alone_is_staged_in_halves_down_to_a_line(tmp_path
         con.close()
 
 
+def test_a_batch_that_committed_before_it_ran_out_of_memory_is_not_staged_again(tmp_path, monkeypatch, one_at_a_time):
+    """A checkpoint after a commit can run out of memory: the batch's rows are kept, and its retry (alone,
+    then in halves) finds them staged and stages nothing twice."""
+    con = loaded(tmp_path / "two")
+    real, failed = common._stage_batch, []
+
+    def commits_then_fails(cur, model, batch):
+        rows = real(cur, model, batch)
+        if model.source == "tula" and len(failed) < 2:  # beside, then alone
+            failed.append(batch)
+            raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate data of size 16.0 MiB")
+        return rows
+
+    monkeypatch.setattr(common, "_stage_batch", commits_then_fails)
+    try:
+        added = stage_sources(con, list(MODELS.values()), batch_bytes=BATCH_BYTES)
+        assert staged(con) == one_at_a_time
+        assert added["tula"].lines == len(one_at_a_time["tula"])
+        assert len(failed) == 2
+    finally:
+        con.close()
+
+
 def test_a_line_out_of_memory_alone_is_an_error(tmp_path, monkeypatch):
     """A line that does not fit alone cannot be split: the error is raised (and nothing of its batch is
     kept), and the stream beside it stops after its current segment."""

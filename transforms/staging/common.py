@@ -145,9 +145,21 @@ def _stage_window(con: duckdb.DuckDBPyConnection, model: VendorModel, window: li
     batch of several lines that runs out of memory even alone is staged in halves (``batches.halves``),
     down to a line: only a line that does not fit alone is an error."""
     def stage(batch: batches.Batch) -> int:
+        tried = False
+
+        def attempt() -> int:
+            # An attempt that ran out of memory may have committed before it did (in a checkpoint after its
+            # commit): a batch is staged again only when none of its rows are.
+            nonlocal tried
+            done = _staged_rows(con, model, batch) if tried else 0
+            tried = True
+            return done or _stage_batch(con, model, batch)
+
         try:
-            return gate.stage(lambda: _stage_batch(con, model, batch), alone=batch.needs_all_memory(batch_bytes))
+            return gate.stage(attempt, alone=batch.needs_all_memory(batch_bytes))
         except duckdb.OutOfMemoryException:  # alone too: its halves in order, each its own batch
+            if done := _staged_rows(con, model, batch):
+                return done
             if not (halves := gate.stage(lambda: batches.halves(con, batch), alone=False)):
                 raise
             return sum(stage(half) for half in halves)
@@ -168,6 +180,12 @@ def _stage_window(con: duckdb.DuckDBPyConnection, model: VendorModel, window: li
         return sum(stage(batch) for batch in window)
     finally:
         gate.stage(drop_window, alone=False)
+
+
+def _staged_rows(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batches.Batch) -> int:
+    """The staged rows of ``batch``'s lines: an INSERT is all or nothing, so any means it committed."""
+    return con.execute(f"SELECT count(*) FROM {model.table} SEMI JOIN ({read_sql(__file__, 'raw_batch.sql')}) "
+                       "USING (source_file, line_number)", batch.params()).fetchall()[0][0]
 
 
 def _stage_batch(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batches.Batch) -> int:
