@@ -148,7 +148,7 @@ def halves(con: duckdb.DuckDBPyConnection, batch: Batch) -> list[Batch]:
     if len(lines) < 2:
         return []
     sizes = list(accumulate(line["bytes"] for line in lines))
-    cut = min(max(bisect_left(sizes, sizes[-1] / 2) + 1, 1), len(lines) - 1)  # the first lines to reach half
+    cut = min(bisect_left(sizes, sizes[-1] / 2) + 1, len(lines) - 1)  # the first lines to reach half
     return [_batch(lines[:cut]), _batch(lines[cut:])]
 
 
