@@ -222,8 +222,9 @@ def read_lines(dump: DumpFile, chunk_bytes: int | None = None) -> Iterator[pl.Da
                 if cut < 0:
                     carry = data
                     continue
-                yield split_lines(data[:cut], dump.source_file, first_line)
-                first_line += data.count(b"\n", 0, cut) + 1
+                frame, lines = _split(data[:cut], dump.source_file, first_line)
+                yield frame
+                first_line += lines
                 carry = data[cut + 1:]
             if carry:
                 yield split_lines(carry, dump.source_file, first_line)
@@ -239,6 +240,12 @@ def read_lines(dump: DumpFile, chunk_bytes: int | None = None) -> Iterator[pl.Da
 def split_lines(data: bytes, source_file: str, first_line: int = 1) -> pl.DataFrame:
     """One row per non-blank line of ``data`` (lines numbered from ``first_line``): ``source_file,
     line_number, envelope, utf8_valid``."""
+    return _split(data, source_file, first_line)[0]
+
+
+def _split(data: bytes, source_file: str, first_line: int) -> tuple[pl.DataFrame, int]:
+    """``split_lines``, and the number of lines in ``data``, blank ones included (counting the
+    separators again was a pass over every byte)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -264,7 +271,7 @@ def split_lines(data: bytes, source_file: str, first_line: int = 1) -> pl.DataFr
         )
         .filter(pl.col("envelope").str.contains(_NOT_BLANK))
         .select(list(RAW_LINES_SCHEMA))
-    )
+    ), lines.height
 
 
 def _is_utf8(line: bytes) -> bool:

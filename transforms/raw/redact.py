@@ -20,7 +20,7 @@ the line (as DuckDB's ``json_merge_patch`` did) would respell numbers there and 
   ``]``. A ``["Authorization", "…"]`` pair is treated the same way. This errs on the side of redacting
   too much; such a line is quarantined ``invalid_json`` and is never billed.
 
-Only lines that may hold a credential are looked at (``MAY_HOLD_CREDENTIAL``, a superset): a name can
+Only lines that may hold a credential are looked at (``may_hold_credential``, a superset): a name can
 only be spelled with its letters (any case; Python's case folding adds ``ſ`` for s and the Kelvin sign
 for k, which Rust's ``(?i)`` also matches) or with an escape, which needs a backslash. Those of the
 common shape are redacted in Polars (``redact_flat``), the others here.
@@ -33,15 +33,20 @@ import re
 
 import polars as pl
 
-from transforms.raw.redact_flat import redact_flat
+from transforms.raw.redact_flat import CREDENTIAL_STEM, redact_flat
 
 CREDENTIALS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
 REDACTED = '"[REDACTED]"'
 
 # Every credential name contains one of these (proxy-authorization, set-cookie).
 _STEMS = ("authorization", "cookie", "x-api-key")
-# Rust regex (Polars): a superset of the lines `redact_line` can change.
-MAY_HOLD_CREDENTIAL = r"(?i:authorization|cookie|x-api-key)|\\"
+
+
+def may_hold_credential(lines: pl.Expr) -> pl.Expr:
+    """Whether each line may hold a credential: a superset of the lines ``redact_line`` can change (a
+    stem of a name in any case, or a backslash). Two scans: one pattern with both alternatives loses the
+    regular expression engine's literal prefilter (1.2 s against 0.35 s over the 1M benchmark's lines)."""
+    return lines.str.contains(CREDENTIAL_STEM) | lines.str.contains("\\", literal=True)
 
 
 def is_credential(name: str) -> bool:
@@ -67,10 +72,10 @@ def redact_line(line: str, utf8_valid: bool = True) -> str:
 
 def redact_lines(lines: pl.DataFrame) -> pl.DataFrame:
     """``lines`` (columns ``envelope``, ``utf8_valid``) with credentials redacted. Only the lines that
-    match ``MAY_HOLD_CREDENTIAL`` are looked at: those of the common shape are redacted in Polars
+    ``may_hold_credential`` are looked at: those of the common shape are redacted in Polars
     (``redact_flat``), the others one by one by ``redact_line``. Lines that do not match are kept as
     they are."""
-    suspect = lines.select(pl.col("envelope").str.contains(MAY_HOLD_CREDENTIAL)).to_series()
+    suspect = lines.select(may_hold_credential(pl.col("envelope"))).to_series()
     if not suspect.any():
         return lines
     subset = lines.select("envelope", "utf8_valid").filter(suspect)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import polars as pl
 
-_STEM = r"(?i:authorization|cookie|x-api-key)"
+CREDENTIAL_STEM = r"(?i:authorization|cookie|x-api-key)"  # every credential name contains one
 _CREDENTIAL_MEMBER = r'("(?i:proxy-authorization|authorization|set-cookie|cookie|x-api-key)"[ \t\r]*:[ \t\r]*)"[^"]*"'
 _HEADERS_LIKE_KEY = r'"[^"]*(?i:headers)[^"]*"[ \t\r]*:'
 # After the first `"headers"`: its value, a flat object (no bracket outside its strings).
@@ -43,7 +43,7 @@ def redact_flat(envelope: pl.Series) -> pl.Series:
         ~pl.col("line").str.contains("\\", literal=True)
         & (pl.col("line").str.count_matches(_HEADERS_LIKE_KEY) == 1)
         & (pl.col("unquoted").str.count_matches(r"[{\[]") - pl.col("unquoted").str.count_matches(r"[}\]]") == 1)
-        & (pl.col("line").str.count_matches(_STEM) == pl.col("headers").str.count_matches(_CREDENTIAL_MEMBER))
+        & (pl.col("line").str.count_matches(CREDENTIAL_STEM) == pl.col("headers").str.count_matches(_CREDENTIAL_MEMBER))
     )
     redacted = pl.concat_str([
         pl.col("before"), pl.lit('"headers"'),
