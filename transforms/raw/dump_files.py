@@ -194,8 +194,10 @@ class Unreadable(Exception):
 
 # The raw load reads the next chunk while it inserts the last (``load._load_batches``), so two are in
 # memory with their redacted copies: at 10M records, 16 MB chunks made the load the run's peak (1,176
-# MiB); 8 MB chunks loaded faster too (38.7 s against 41.6 s alone, 918-944 MiB against 1,020).
-CHUNK_BYTES = 8 << 20
+# MiB); 8 MB chunks loaded faster too (38.7 s against 41.6 s alone, 918-944 MiB against 1,020). Once the
+# reader was faster than the inserts, its chunk waited more often and 8 MB chunks peaked at 1,134-1,246
+# MiB at 10M; 4 MB chunks at 995-999 MiB, in the same time (21.6-23.8 s against 21.4-22.1 s).
+CHUNK_BYTES = 4 << 20
 
 
 def read_lines(dump: DumpFile, chunk_bytes: int | None = None) -> Iterator[pl.DataFrame]:
