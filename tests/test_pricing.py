@@ -374,13 +374,16 @@ def test_numbers_beyond_a_double_are_quarantined_not_rounded(tmp_path):
 
 
 def test_the_numbers_duckdb_reads_as_another_value_are_found_with_their_paths():
-    from transforms.staging.exact_numbers import inexact_numbers
+    from transforms.staging.exact_numbers import inexact_number_paths, inexact_numbers
 
     line = ('{"body": {"a": 1.000000000000000001, "b": 0.1, "c": 12345678901234567890, "d": 1e-400, "e": 1e400,'
             ' "f": "1.000000000000000001", "g": [1, 123456789012345678.5], "h k": 0.30000000000000004,'
             ' "q": 2.0000000000000000001, "q": 1}}')
     assert inexact_numbers(line) == ["$.body.a", "$.body.d", "$.body.g[1]", "$.body.q"]
     assert inexact_numbers("not json 1.000000000000000001") == []
+    # which of them have at most 15 significant digits and are not integers (read exactly, SPEC §2)
+    assert inexact_number_paths('{"a": 123456789012345678.0, "b": 1e-400, "c": 1e400, "d": 1.0000000000000000000001,'
+                                ' "e": -2.50000000000000000000e-350}') == (["$.a", "$.b", "$.d", "$.e"], ["$.b", "$.e"])
     # one per event: the first is all its problem names
     two_events = '{"body": {"events": [{"p": [1.000000000000000001, 2.000000000000000001]}, {"p": [3.000000000000000001]}]}}'
     assert inexact_numbers(two_events) == ["$.body.events[0].p[0]", "$.body.events[1].p[0]"]

@@ -84,12 +84,17 @@ def test_request_schema(tmp_path):
         '{"receivedAt": "2026-10-03T13:00:01Z", "account": "org_usd", "body": {"eventSlug": "claim-check", "quantity": 1E1}}',
         '{"receivedAt": "2026-10-03T13:00:02Z", "account": "org_usd", "body": {"eventSlug": "claim-check", "quantity": 25e-1}}',
         '{"receivedAt": "2026-10-03T13:00:03Z", "account": "org_usd", "body": {"eventSlug": "claim-check", "quantity": -0}}',
+        # DuckDB reads this as 0.0; what it spells, exactly (one significant digit), is not an integer
+        '{"receivedAt": "2026-10-03T13:00:04Z", "account": "org_usd", "body": {"eventSlug": "claim-check", "quantity": 1e-400}}',
+        # more than 15 significant digits, read by DuckDB as another number: quarantined, never rounded
+        '{"receivedAt": "2026-10-03T13:00:05Z", "account": "org_usd", "body": {"eventSlug": "claim-check", "quantity": 1.0000000000000000000001}}',
+        '{"receivedAt": "2026-10-03T13:00:06Z", "account": "org_usd", "body": {"eventSlug": "claim-check", "quantity": 123456789012345678.0}}',
     ])
 
     r = run(tmp_path)
 
     assert by_line(r) == [expected for _, expected in SCHEMA_CASES]
-    assert by_line(r, "samplehc/spelled.jsonl") == [B, B, SV, B]
+    assert by_line(r, "samplehc/spelled.jsonl") == [B, B, SV, B, SV] + [("quarantined", "invalid_value")] * 2
     # 3 + 3 + 0 + 5 + 7 + 25 + 10 + 0 = 53 claims at 0.50, 8 records
     assert lines(r) == {("c_usd", "2026-10-01", "claims"): (Decimal("0.50"), Decimal(53), Decimal("26.50"), 8)}
     details = r.con.sql("SELECT count(*) FROM quarantine WHERE detail IS NULL OR detail = ''").fetchall()[0][0]

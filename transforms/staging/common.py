@@ -21,7 +21,7 @@ import polars as pl
 
 from transforms.sql_files import read_sql
 from transforms.staging import batches
-from transforms.staging.exact_numbers import flag_maybe_inexact, inexact_numbers
+from transforms.staging.exact_numbers import flag_maybe_inexact, inexact_number_paths
 
 if TYPE_CHECKING:
     from transforms.staging.pending import Segment
@@ -283,12 +283,14 @@ def _non_strict_json_lines(con) -> pl.DataFrame:
 
 
 def _inexact_number_lines(con) -> pl.DataFrame:
-    """Lines with numbers DuckDB does not read exactly (``exact_numbers``), with those numbers' paths."""
+    """Lines with numbers DuckDB does not read exactly (``exact_numbers``), with those numbers' paths
+    and the paths of those that are not integers."""
     suspects = con.sql(f"SELECT source_file, line_number, envelope FROM ({flag_maybe_inexact('raw_batch')}) "
                        "WHERE utf8_valid AND maybe_inexact")
-    rows = [(f, n, paths) for f, n, text in suspects.fetchall() if (paths := inexact_numbers(text))]
+    rows = [(f, n, *found) for f, n, text in suspects.fetchall() if (found := inexact_number_paths(text))[0]]
     return pl.DataFrame(rows, schema={"source_file": pl.String, "line_number": pl.Int64,
-                                      "paths": pl.List(pl.String)}, orient="row")
+                                      "paths": pl.List(pl.String), "non_integers": pl.List(pl.String)},
+                        orient="row")
 
 
 def is_strict_json(text: str) -> bool:

@@ -1,11 +1,12 @@
 -- The envelope rules every source shares (SPEC §2 steps 1–2 and the captured response).
 -- Input: `raw_batch` (raw lines to stage), `non_strict_json` (lines DuckDB's lenient parser accepts
 -- but strict JSON does not) and `inexact_numbers` (per line, the paths of the numbers DuckDB reads as
--- another value). Output: one row per raw line. `body`, `headers` and `response_body` are
+-- another value, and of those of them that are not integers). Output: one row per raw line. `body`, `headers` and `response_body` are
 -- JSON text, set only when they are objects; `account` and `path` are json_extract_string texts, with
 -- their JSON types. A JSON function given a list of paths parses the line once for all of them.
 WITH typed AS (
     SELECT r.source_file, r.line_number, r.envelope AS line, r.utf8_valid, coalesce(i.paths, []) AS inexact_paths,
+        coalesce(i.non_integers, []) AS non_integer_paths,
         -- NULL for a line that is not JSON (`json_ok`, see common._stage_batch). Not TRY(json_type(…)): on a
         -- vector holding one such line TRY evaluates the vector's 2,048 lines one by one, and at realistic
         -- rates of bad lines most vectors hold one (0.32 s against 0.19 s for 16 MB of samplehc's lines).
@@ -18,12 +19,12 @@ WITH typed AS (
     LEFT JOIN non_strict_json n USING (source_file, line_number)
     LEFT JOIN inexact_numbers i USING (source_file, line_number)
 ), parsed AS (
-    SELECT source_file, line_number, utf8_valid, inexact_paths, types,
+    SELECT source_file, line_number, utf8_valid, inexact_paths, non_integer_paths, types,
         CASE WHEN types[1] = 'OBJECT' THEN json_extract_string(line,
             ['$.receivedAt', '$.body', '$.headers', '$.response.status', '$.response.body', '$.account', '$.path']) END AS texts
     FROM typed
 ), fields AS (
-    SELECT source_file, line_number, utf8_valid, inexact_paths,
+    SELECT source_file, line_number, utf8_valid, inexact_paths, non_integer_paths,
         types[1] AS top_type,
         types[2] AS received_at_type,   texts[1] AS received_at_text,
         types[3] AS body_type,          texts[2] AS body_text,
@@ -50,6 +51,7 @@ SELECT
     path_type,
     path,
     inexact_paths,
+    non_integer_paths,
     -- The value problem of a one-record line whose body holds a number DuckDB reads as another value.
     inexact_number_problem(inexact_paths, '$.body') AS body_number_problem,
     -- Every vendor documents 4xx/5xx as "not recorded"; paygentic adds its per-event `failed` list.

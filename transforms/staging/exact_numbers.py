@@ -45,18 +45,36 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OUTERMOST_ELEMENT = re.compile(r'^(?:[^\["]|"(?:[^"\\]|\\.)*")*\[\d+\]')
 
 
-_INEXACT = object()  # what the parser makes of a number DuckDB would read as another value
+class _Inexact:
+    """What the parser makes of a number DuckDB would read as another value. ``short_fraction``: it has
+    at most 15 significant digits and is not an integer (``1e-400``, which DuckDB reads as ``0.0``).
+    SPEC §2 guarantees such a number is read exactly, so a field typed ``integer`` judges it a
+    non-integer; a longer number may be quarantined ``invalid_value`` instead, and is."""
+
+    def __init__(self, short_fraction: bool) -> None:
+        self.short_fraction = short_fraction
 
 
 def _number(text: str):
     value = float(text)
-    return _INEXACT if math.isfinite(value) and Decimal(repr(value)) != Decimal(text) else None
+    if not math.isfinite(value) or Decimal(repr(value)) == Decimal(text):
+        return None
+    exact = Decimal(text)
+    significant = "".join(map(str, exact.as_tuple().digits)).rstrip("0")
+    return _Inexact(len(significant) <= 15 and exact != exact.to_integral_value())
 
 
 def inexact_numbers(line: str) -> list[str]:
     """The JSON paths (``$.body.events[0].properties[1].quantity``) of the numbers in ``line`` that
-    DuckDB reads as another value, in document order; none for a line that is not JSON. Every member of
-    an object counts, a repeated key too (DuckDB reads the first, Python's ``json`` the last).
+    DuckDB reads as another value, in document order; none for a line that is not JSON."""
+    return inexact_number_paths(line)[0]
+
+
+def inexact_number_paths(line: str) -> tuple[list[str], list[str]]:
+    """``inexact_numbers``, and those of them that spell a number of at most 15 significant digits that
+    is not an integer: a field the schema types ``integer`` judges it by the value spelled (SPEC §2 step
+    3), whatever DuckDB reads. Every member of an object counts, a repeated key too (DuckDB reads the first, Python's ``json`` the
+    last).
 
     Within one element of the outermost array on a path (a paygentic event) only the first is kept: it
     is all the record's problem names, and a batch line of 1000 events, each with many such numbers,
@@ -64,19 +82,20 @@ def inexact_numbers(line: str) -> list[str]:
     try:
         document = json.loads(line, parse_float=_number, object_pairs_hook=list)
     except (ValueError, RecursionError):
-        return []
-    found: list[str] = []
+        return [], []
+    found: list[tuple[str, bool]] = []
     _walk(document, "$", found)
-    first: dict[str, str] = {}
-    for path in found:
+    first: dict[str, tuple[str, bool]] = {}
+    for path, short_fraction in found:
         root = _OUTERMOST_ELEMENT.match(path)
-        first.setdefault(root.group(0) if root else path, path)
-    return list(first.values())
+        first.setdefault(root.group(0) if root else path, (path, short_fraction))
+    kept = list(first.values())
+    return [path for path, _ in kept], [path for path, short_fraction in kept if short_fraction]
 
 
-def _walk(node, path: str, found: list[str]) -> None:
-    if node is _INEXACT:
-        found.append(path)
+def _walk(node, path: str, found: list[tuple[str, bool]]) -> None:
+    if isinstance(node, _Inexact):
+        found.append((path, node.short_fraction))
     elif isinstance(node, list) and node and all(isinstance(p, tuple) for p in node):
         for key, value in node:  # an object, as (key, value) pairs
             _walk(value, f"{path}.{key}" if _IDENTIFIER.fullmatch(key) else f"{path}.{json.dumps(key)}", found)

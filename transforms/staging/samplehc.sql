@@ -26,6 +26,7 @@ WITH parsed AS (
         WHEN slug = '' THEN 'schema_violation: eventSlug must not be empty'
         WHEN quantity_type IS NULL THEN 'schema_violation: quantity is required'
         WHEN NOT is_json_number(quantity_type) OR fraction_digits(quantity_text) > 0
+                OR list_contains(non_integer_paths, '$.body.quantity')
             THEN 'schema_violation: quantity must be an integer'
         WHEN is_negative(quantity_text) THEN 'schema_violation: quantity must be at least 0'
         WHEN wrong_type(occurred_type, 'VARCHAR') OR (occurred_type IS NOT NULL AND occurred_at IS NULL)
