@@ -284,7 +284,7 @@ def _non_strict_json_lines(con) -> pl.DataFrame:
 
 def _inexact_number_lines(con) -> pl.DataFrame:
     """Lines with numbers DuckDB does not read exactly (``exact_numbers``), with those numbers' paths
-    and the paths of those that are not integers."""
+    and the paths of those that are non-integers of at most 15 significant digits."""
     suspects = con.sql(f"SELECT source_file, line_number, envelope FROM ({flag_maybe_inexact('raw_batch')}) "
                        "WHERE utf8_valid AND maybe_inexact")
     rows = [(f, n, *found) for f, n, text in suspects.fetchall() if (found := inexact_number_paths(text))[0]]

@@ -1,9 +1,9 @@
 -- The envelope rules every source shares (SPEC §2 steps 1–2 and the captured response).
 -- Input: `raw_batch` (raw lines to stage), `non_strict_json` (lines DuckDB's lenient parser accepts
 -- but strict JSON does not) and `inexact_numbers` (per line, the paths of the numbers DuckDB reads as
--- another value, and of those of them that are not integers). Output: one row per raw line. `body`, `headers` and `response_body` are
--- JSON text, set only when they are objects; `account` and `path` are json_extract_string texts, with
--- their JSON types. A JSON function given a list of paths parses the line once for all of them.
+-- another value, and of those of them that are short non-integers). Output: one row per raw line.
+-- `body`, `headers` and `response_body` are JSON text, set only when they are objects; `account` and
+-- `path` are json_extract_string texts, with their JSON types. A JSON function given a list of paths parses the line once for all of them.
 WITH typed AS (
     SELECT r.source_file, r.line_number, r.envelope AS line, r.utf8_valid, coalesce(i.paths, []) AS inexact_paths,
         coalesce(i.non_integers, []) AS non_integer_paths,

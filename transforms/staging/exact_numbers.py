@@ -56,10 +56,9 @@ class _Inexact:
 
 
 def _number(text: str):
-    value = float(text)
-    if not math.isfinite(value) or Decimal(repr(value)) == Decimal(text):
+    value, exact = float(text), Decimal(text)
+    if not math.isfinite(value) or Decimal(repr(value)) == exact:
         return None
-    exact = Decimal(text)
     significant = "".join(map(str, exact.as_tuple().digits)).rstrip("0")
     return _Inexact(len(significant) <= 15 and exact != exact.to_integral_value())
 
@@ -73,8 +72,8 @@ def inexact_numbers(line: str) -> list[str]:
 def inexact_number_paths(line: str) -> tuple[list[str], list[str]]:
     """``inexact_numbers``, and those of them that spell a number of at most 15 significant digits that
     is not an integer: a field the schema types ``integer`` judges it by the value spelled (SPEC §2 step
-    3), whatever DuckDB reads. Every member of an object counts, a repeated key too (DuckDB reads the first, Python's ``json`` the
-    last).
+    3), whatever DuckDB reads. Every member of an object counts, a repeated key too (DuckDB reads the
+    first, Python's ``json`` the last).
 
     Within one element of the outermost array on a path (a paygentic event) only the first is kept: it
     is all the record's problem names, and a batch line of 1000 events, each with many such numbers,
