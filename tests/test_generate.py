@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
+from benchmarks import staging_rules
 from benchmarks.generate import Plan, generate
 from harness import run
 from transforms.reference import load_reference
+from transforms.staging import MODELS, common
+from transforms.staging import batches as staging_batches
+from transforms.warehouse import state_path
 
 TALLY = Path(sys.executable).with_name("tally")
 
@@ -48,3 +53,30 @@ def test_paygentic_dumps_hold_every_batch_shape(tmp_path):
     assert sum(sizes) == 3000 and set(sizes) >= {1, 5, 100, 1000} and max(sizes) == 1000
     assert sum(1 for size in sizes if size <= 5) > 0.9 * len(sizes), "most batches are small"
     assert max(len(line.encode()) for line in lines) > 2_000_000, "a line of several MB"
+
+
+
+def test_a_source_staged_in_one_batch_gives_the_lines_staging_gave_in_many(tmp_path, monkeypatch):
+    """Staging is a function of each line alone: `benchmarks.staging_rules`, which stages each source's
+    lines as one batch in memory, gives exactly the rows the run staged in batches of 64 KB."""
+    generate(tmp_path, Plan(records=4000, records_per_file=250, seed=5))
+    monkeypatch.setattr(staging_batches, "MIN_BATCH_BYTES", 64 << 10)
+    monkeypatch.setattr(staging_batches, "SHARE_OF_MEMORY", 8192)
+    real, batches_of = common.stage_batch, Counter()
+
+    def stage_batch(con, model, batch):
+        batches_of[model.source] += 1
+        return real(con, model, batch)
+
+    monkeypatch.setattr(common, "stage_batch", stage_batch)
+    result = run(tmp_path, raw_dir=tmp_path / "raw", reference_dir=tmp_path / "reference")
+    monkeypatch.setattr(common, "stage_batch", real)
+    assert min(batches_of[source] for source in MODELS) >= 3, batches_of
+    batched = {source: result.table(f"stg_{source}").height for source in MODELS}
+    result.con.close()
+    con = staging_rules.connect(state_path(tmp_path / "warehouse.duckdb"), memory_limit="1GB")
+    for source in MODELS:
+        _, _, staged = staging_rules.stage_alone(con, source, keep=True)
+        assert staged == batched[source] > 0
+        for left, right in ((f"stg_{source}", f"state.stg_{source}"), (f"state.stg_{source}", f"stg_{source}")):
+            assert con.sql(f"FROM {left} EXCEPT ALL FROM {right}").fetchall() == [], (source, left)

@@ -103,13 +103,13 @@ def test_one_source_larger_than_a_segment_is_staged_by_both_streams_and_bills_wh
         write_dump(tmp_path / "raw", f"paygentic/part-{f}.jsonl",
                    [batch(events(100, f"f{f}l{n}", tokens=3, padding=5000)) for n in range(20)])
     assert all((tmp_path / "raw" / f"paygentic/part-{f}.jsonl").stat().st_size > 10_000_000 for f in range(3))
-    real, threads = common._stage_batch, set()
+    real, threads = common.stage_batch, set()
 
     def stage_batch(con, model, segment_batch):
         threads.add(threading.get_ident())
         return real(con, model, segment_batch)
 
-    monkeypatch.setattr(common, "_stage_batch", stage_batch)
+    monkeypatch.setattr(common, "stage_batch", stage_batch)
     run(tmp_path, memory_limit="80MB")
     assert len(threads) == 2
     # tokens 3 files x 20 lines x 100 events x 3 = 18000 x 0.002 = 36.00; requests 6000 x 1 = 6000.00
@@ -125,7 +125,7 @@ def test_a_batch_that_runs_out_of_memory_alone_is_billed_whole_in_halves(tmp_pat
     from transforms.staging import common
 
     write_dump(tmp_path / "raw", F, [batch(events(10, f"l{n}")) for n in range(6)])
-    real, staged = common._stage_batch, []
+    real, staged = common.stage_batch, []
 
     def stage_batch(con, model, segment_batch):
         if segment_batch.lines > 1:
@@ -133,7 +133,7 @@ def test_a_batch_that_runs_out_of_memory_alone_is_billed_whole_in_halves(tmp_pat
         staged.append(segment_batch.first_line)
         return real(con, model, segment_batch)
 
-    monkeypatch.setattr(common, "_stage_batch", stage_batch)
+    monkeypatch.setattr(common, "stage_batch", stage_batch)
     run(tmp_path)
     assert staged == [1, 2, 3, 4, 5, 6]  # one line at a time, in order
     # tokens 6 lines x 10 events x 10 = 600 x 0.002 = 1.20; requests 60 x 1 = 60.00
@@ -169,7 +169,7 @@ def test_staging_stopped_part_way_resumes_after_the_last_staged_line(tmp_path, m
     con = connect_state(tmp_path / "w.duckdb")
     try:
         load_raw_dir(con, raw)
-        real, calls = common._stage_batch, []
+        real, calls = common.stage_batch, []
 
         def fail_on_third(con, model, segments):
             calls.append(segments)
@@ -179,14 +179,14 @@ def test_staging_stopped_part_way_resumes_after_the_last_staged_line(tmp_path, m
 
         settings = "SELECT current_setting('checkpoint_threshold'), current_setting('preserve_insertion_order')"
         before_settings = con.sql(settings).fetchall()
-        monkeypatch.setattr(common, "_stage_batch", fail_on_third)
+        monkeypatch.setattr(common, "stage_batch", fail_on_third)
         with pytest.raises(RuntimeError, match="stopped"):
             stage_new_lines(con, model, batch_bytes=2500)  # a line is about 1.6 kB: a batch or two per line
         assert con.sql(settings).fetchall() == before_settings == [("16.0 MiB", True)]
         staged = con.sql("SELECT DISTINCT source_file, line_number FROM stg_paygentic ORDER BY ALL").fetchall()
         assert 0 < len(staged) < 8
         assert staged_through(con, model) == 0  # load 1 is staged in part
-        monkeypatch.setattr(common, "_stage_batch", real)
+        monkeypatch.setattr(common, "stage_batch", real)
         before = con.sql("SELECT count(*) FROM stg_paygentic").fetchall()[0][0]
         assert before + stage_new_lines(con, model, batch_bytes=2500) == 2 * (5 * 3 + 3 * 2)  # 2 properties an event
         rows = con.sql("""SELECT source_file, line_number, record_index, property_index, count(*) FROM stg_paygentic

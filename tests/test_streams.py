@@ -44,14 +44,14 @@ def one_at_a_time(tmp_path):
 
 
 class Watched:
-    """``common._stage_batch``, counting the batches being staged at once (each held a moment, so that two
+    """``common.stage_batch``, counting the batches being staged at once (each held a moment, so that two
     streams meet), and noting, per batch, how many were being staged while it was."""
 
     def __init__(self, monkeypatch, fail=lambda model, batch, attempts: False):
-        self.real, self.fail = common._stage_batch, fail
+        self.real, self.fail = common.stage_batch, fail
         self.lock, self.active, self.seen = threading.Lock(), 0, []
         self.attempts: dict = {}
-        monkeypatch.setattr(common, "_stage_batch", self)
+        monkeypatch.setattr(common, "stage_batch", self)
 
     def __call__(self, con, model, batch):
         with self.lock:
@@ -124,7 +124,7 @@ def test_a_batch_that_committed_before_it_ran_out_of_memory_is_not_staged_again(
     """A checkpoint after a commit can run out of memory: the batch's rows are kept, and its retry (alone,
     then in halves) finds them staged and stages nothing twice."""
     con = loaded(tmp_path / "two")
-    real, failed = common._stage_batch, []
+    real, failed = common.stage_batch, []
 
     def commits_then_fails(cur, model, batch):
         rows = real(cur, model, batch)
@@ -133,7 +133,7 @@ def test_a_batch_that_committed_before_it_ran_out_of_memory_is_not_staged_again(
             raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate data of size 16.0 MiB")
         return rows
 
-    monkeypatch.setattr(common, "_stage_batch", commits_then_fails)
+    monkeypatch.setattr(common, "stage_batch", commits_then_fails)
     try:
         added = stage_sources(con, list(MODELS.values()), batch_bytes=BATCH_BYTES)
         assert staged(con) == one_at_a_time
@@ -177,7 +177,7 @@ def test_a_stop_in_one_stream_leaves_every_file_a_prefix_that_the_next_staging_c
     line), and staging again adds exactly the rest."""
     con = loaded(tmp_path / "two")
     failing = "tula/2026-10/part-1.jsonl"  # 11 lines of about 470 bytes: two to a batch
-    real = common._stage_batch
+    real = common.stage_batch
 
     def stage_batch(con, model, batch):
         time.sleep(0.01)
@@ -185,7 +185,7 @@ def test_a_stop_in_one_stream_leaves_every_file_a_prefix_that_the_next_staging_c
             raise RuntimeError("stopped")
         return real(con, model, batch)
 
-    monkeypatch.setattr(common, "_stage_batch", stage_batch)
+    monkeypatch.setattr(common, "stage_batch", stage_batch)
     try:
         with pytest.raises(RuntimeError, match="stopped"):
             stage_sources(con, list(MODELS.values()), batch_bytes=BATCH_BYTES)
@@ -198,7 +198,7 @@ def test_a_stop_in_one_stream_leaves_every_file_a_prefix_that_the_next_staging_c
                 assert staged_lines == lines[:len(staged_lines)], file
         partial = con.sql(f"SELECT DISTINCT line_number FROM stg_tula WHERE source_file = '{failing}' ORDER BY 1")
         assert partial.fetchall() == [(1,), (2,)]
-        monkeypatch.setattr(common, "_stage_batch", real)
+        monkeypatch.setattr(common, "stage_batch", real)
         added = stage_sources(con, list(MODELS.values()), batch_bytes=BATCH_BYTES)
         assert added["tula"].after == 0 and added["tula"].lines > 0
         assert staged(con) == one_at_a_time

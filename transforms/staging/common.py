@@ -153,7 +153,7 @@ def _stage_window(con: duckdb.DuckDBPyConnection, model: VendorModel, window: li
             nonlocal tried
             done = _staged_rows(con, model, batch) if tried else 0
             tried = True
-            return done or _stage_batch(con, model, batch)
+            return done or stage_batch(con, model, batch)
 
         try:
             return gate.stage(attempt, alone=batch.needs_all_memory(batch_bytes))
@@ -188,7 +188,7 @@ def _staged_rows(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batc
                        "USING (source_file, line_number)", batch.params()).fetchall()[0][0]
 
 
-def _stage_batch(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batches.Batch) -> int:
+def stage_batch(con: duckdb.DuckDBPyConnection, model: VendorModel, batch: batches.Batch) -> int:
     """Stage the raw lines of ``batch`` in one INSERT (one transaction). The batch's lines are read from
     ``raw_source`` (the raw table, or its window's copy) once, into temporary tables (``_read_batch``):
     the lenient-JSON check and the model each read them, and a read of the raw table decompresses more
