@@ -55,7 +55,6 @@ def test_paygentic_dumps_hold_every_batch_shape(tmp_path):
     assert max(len(line.encode()) for line in lines) > 2_000_000, "a line of several MB"
 
 
-
 def test_a_source_staged_in_one_batch_gives_the_lines_staging_gave_in_many(tmp_path, monkeypatch):
     """Staging is a function of each line alone: `benchmarks.staging_rules`, which stages each source's
     lines as one batch in memory, gives exactly the rows the run staged in batches of 64 KB."""

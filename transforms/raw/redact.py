@@ -33,13 +33,9 @@ import re
 
 import polars as pl
 
-from transforms.raw.redact_flat import CREDENTIAL_STEM, redact_flat
+from transforms.raw.redact_flat import CREDENTIAL_STEM, CREDENTIAL_STEMS, CREDENTIALS, redact_flat
 
-CREDENTIALS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
 REDACTED = '"[REDACTED]"'
-
-# Every credential name contains one of these (proxy-authorization, set-cookie).
-_STEMS = ("authorization", "cookie", "x-api-key")
 
 
 def may_hold_credential(lines: pl.Expr) -> pl.Expr:
@@ -57,7 +53,7 @@ def is_credential(name: str) -> bool:
 def names_credential(text: str) -> bool:
     """Whether ``text`` (decoded) contains a credential name anywhere, in any case."""
     folded = text.casefold()
-    return any(stem in folded for stem in _STEMS)
+    return any(stem in folded for stem in CREDENTIAL_STEMS)
 
 
 def redact_line(line: str, utf8_valid: bool = True) -> str:

@@ -24,8 +24,12 @@ from __future__ import annotations
 
 import polars as pl
 
-CREDENTIAL_STEM = r"(?i:authorization|cookie|x-api-key)"  # every credential name contains one
-_CREDENTIAL_MEMBER = r'("(?i:proxy-authorization|authorization|set-cookie|cookie|x-api-key)"[ \t\r]*:[ \t\r]*)"[^"]*"'
+# SPEC §1's credential headers, and the stems every one of their names contains (proxy-authorization,
+# set-cookie); the patterns below and ``redact`` derive from these.
+CREDENTIALS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
+CREDENTIAL_STEMS = ("authorization", "cookie", "x-api-key")
+CREDENTIAL_STEM = f"(?i:{'|'.join(CREDENTIAL_STEMS)})"
+_CREDENTIAL_MEMBER = rf'("(?i:{"|".join(sorted(CREDENTIALS, key=len, reverse=True))})"[ \t\r]*:[ \t\r]*)"[^"]*"'
 _HEADERS_LIKE_KEY = r'"[^"]*(?i:headers)[^"]*"[ \t\r]*:'
 # After the first `"headers"`: its value, a flat object (no bracket outside its strings).
 _FLAT_OBJECT = r'^[ \t\r]*:[ \t\r]*\{(?:[^{}\[\]"]|"[^"]*")*\}'

@@ -3,7 +3,8 @@
 -- but strict JSON does not) and `inexact_numbers` (per line, the paths of the numbers DuckDB reads as
 -- another value, and of those of them that are short non-integers). Output: one row per raw line.
 -- `body`, `headers` and `response_body` are JSON text, set only when they are objects; `account` and
--- `path` are json_extract_string texts, with their JSON types. A JSON function given a list of paths parses the line once for all of them.
+-- `path` are json_extract_string texts, with their JSON types. A JSON function given a list of paths
+-- parses the line once for all of them.
 WITH typed AS (
     SELECT r.source_file, r.line_number, r.envelope AS line, r.utf8_valid, coalesce(i.paths, []) AS inexact_paths,
         coalesce(i.non_integers, []) AS non_integer_paths,
